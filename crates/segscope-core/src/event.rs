@@ -1,0 +1,203 @@
+//! Events as the core receives them, after a door (tracking, CSV, NDJSON,
+//! access log, ESP webhook) has parsed and enriched them, and the compact
+//! records kept per contact. Events are immutable facts with a time; the
+//! results derived from them never depend on arrival order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ContactId;
+use crate::model::{Geo, Source, Utm, Value};
+use crate::time::Secs;
+
+/// Who an event is about, as the door knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// A first-party cookie id (or the derived IP + user-agent key of an access log).
+    Visitor(String),
+    /// An email address (normalized by the core).
+    Email(String),
+    /// An id given by an integration.
+    ExternalId(String),
+    /// A contact id.
+    Contact(ContactId),
+}
+
+/// One event for the core.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventInput {
+    pub subject: Subject,
+    pub at: Secs,
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventBody {
+    PageView(PageView),
+    /// An engagement ping while a page stays open; extends the session.
+    Heartbeat,
+    /// The page was left; extends the session to this instant.
+    PageLeave,
+    Identify(Identify),
+    Email(EmailEvent),
+    StageChange {
+        stage: String,
+    },
+    /// A custom event sent by the site or an integration.
+    Track {
+        name: String,
+    },
+    /// The contact asked to be deleted, or an integration deleted it.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageView {
+    pub url: String,
+    pub referrer: Option<String>,
+    pub utm: Utm,
+    /// Set by the door from the user agent: bots never create contacts.
+    pub bot: bool,
+    /// HTTP status for imported logs; error responses are not page views.
+    pub status: Option<u16>,
+    /// Geography derived from the IP by the door (the IP itself is not kept).
+    pub geo: Option<Geo>,
+}
+
+impl PageView {
+    /// Is this a page view a person made, by the rules of SPEC §2.1: not a
+    /// bot, and a successful (2xx) or not-modified (304) response.
+    pub fn counts(&self) -> bool {
+        !self.bot && self.status.is_none_or(|status| (200..300).contains(&status) || status == 304)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identify {
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    /// Contact fields to set, as in an upsert (`None` clears).
+    pub traits: Vec<(String, Option<Value>)>,
+}
+
+/// How a bounce is classified (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BounceClass {
+    /// The recipient does not exist or never will accept mail.
+    Hard,
+    /// Temporary: mailbox full, deferred, timed out.
+    Soft,
+    /// The sender was refused (block list, policy): not the recipient's fault.
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EmailKind {
+    Sent,
+    Delivered,
+    Opened,
+    Clicked,
+    Bounced(BounceClass),
+    Complained,
+    Unsubscribed,
+    OptInRequested,
+    OptInConfirmed,
+}
+
+impl EmailKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            EmailKind::Sent => "sent",
+            EmailKind::Delivered => "delivered",
+            EmailKind::Opened => "opened",
+            EmailKind::Clicked => "clicked",
+            EmailKind::Bounced(BounceClass::Hard) => "hard_bounced",
+            EmailKind::Bounced(BounceClass::Soft) => "soft_bounced",
+            EmailKind::Bounced(BounceClass::Block) => "blocked",
+            EmailKind::Complained => "complained",
+            EmailKind::Unsubscribed => "unsubscribed",
+            EmailKind::OptInRequested => "opt_in_requested",
+            EmailKind::OptInConfirmed => "opt_in_confirmed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<EmailKind> {
+        Some(match raw.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "sent" => EmailKind::Sent,
+            "delivered" => EmailKind::Delivered,
+            "opened" | "open" => EmailKind::Opened,
+            "clicked" | "click" => EmailKind::Clicked,
+            "hard_bounced" | "hard_bounce" => EmailKind::Bounced(BounceClass::Hard),
+            "soft_bounced" | "soft_bounce" => EmailKind::Bounced(BounceClass::Soft),
+            "blocked" | "block" => EmailKind::Bounced(BounceClass::Block),
+            "complained" | "complaint" | "spam" => EmailKind::Complained,
+            "unsubscribed" | "unsubscribe" => EmailKind::Unsubscribed,
+            "opt_in_requested" => EmailKind::OptInRequested,
+            "opt_in_confirmed" | "opted_in" => EmailKind::OptInConfirmed,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailEvent {
+    pub kind: EmailKind,
+    /// The ESP's campaign or message tag, when known.
+    pub campaign: Option<String>,
+}
+
+/// A consent change carried by a contact field (an import's status column,
+/// an API update) rather than by an ESP event. Kept in the same time-ordered
+/// history as email events so that "latest fact wins" whatever the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConsentChange {
+    OptedIn,
+    Pending,
+    Unsubscribed,
+    /// Consent withdrawn or never recorded: neither opted in nor pending.
+    NoConsent,
+    DoNotContact(bool),
+    Invalid(bool),
+    /// The list tool removed the address after bounces (Mailchimp "cleaned").
+    Cleaned,
+}
+
+/// What happened in one entry of a contact's email history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MailFact {
+    Email(EmailKind),
+    Consent(ConsentChange),
+}
+
+/// One entry of a contact's email history, ordered by `(at, fact)` so that
+/// the order never depends on arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MailRecord {
+    pub at: Secs,
+    pub fact: MailFact,
+}
+
+/// Web events that make up sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WebKind {
+    PageView,
+    Heartbeat,
+    PageLeave,
+}
+
+/// One web event of a contact, ordered by `(at, kind, url)`. `url` is an
+/// index into the workspace's URL table (0 when the event has no URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WebHit {
+    pub at: Secs,
+    pub kind: WebKind,
+    pub url: u32,
+    /// Marketing source of this page view as a landing page.
+    pub touch: Option<Source>,
+}
+
+/// One custom event of a contact; `name` indexes the workspace's event-name table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TrackRecord {
+    pub at: Secs,
+    pub name: u32,
+}

@@ -1,0 +1,435 @@
+//! The segment summary (SPEC §7): every block, for the current members of a
+//! segment restricted to a view, with session metrics over sessions that
+//! started in the range and growth over the membership log in the range.
+//!
+//! One pass over the members computes all distributions; growth reads only
+//! the log entries at or after the range start (the total at any instant is
+//! the current count minus what changed since). Averages over nothing are
+//! `None`, shares of an empty base are `None`: never NaN.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+
+use crate::engine::Workspace;
+use crate::error::{Error, Result};
+use crate::esp::Provider;
+use crate::ids::SegmentId;
+use crate::model::{Automation, AutomationKind, Channel, Country, Source};
+use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus};
+use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, bucket_of, buckets};
+
+/// Which contacts of the segment a summary covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    All,
+    Known,
+    Anonymous,
+}
+
+impl View {
+    pub fn parse(raw: &str) -> Result<View> {
+        match raw.trim() {
+            "all" => Ok(View::All),
+            "known" => Ok(View::Known),
+            "anonymous" => Ok(View::Anonymous),
+            other => Err(Error::invalid(format!("unknown view `{other}`: use all, known or anonymous")).in_field("view")),
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::All => "all",
+            View::Known => "known",
+            View::Anonymous => "anonymous",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SummaryRequest {
+    pub view: View,
+    pub range: TimeRange,
+    pub tz: Tz,
+    pub granularity: Granularity,
+    /// Drill into one country: its regions and cities.
+    pub country: Option<Country>,
+    /// Within the country, drill into one region: its cities.
+    pub region: Option<String>,
+}
+
+/// A count and its share of the block's base (`None` when the base is 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Share {
+    pub count: u64,
+    pub share: Option<f64>,
+}
+
+fn share(count: u64, base: u64) -> Share {
+    Share { count, share: (base > 0).then(|| count as f64 / base as f64) }
+}
+
+fn ratio(numerator: f64, denominator: u64) -> Option<f64> {
+    (denominator > 0).then(|| numerator / denominator as f64)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overall {
+    pub known: u64,
+    pub anonymous: u64,
+    pub total: u64,
+    pub sessions: u64,
+    pub avg_session_secs: Option<f64>,
+    pub bounces: u64,
+    pub bounce_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrowthPoint {
+    pub period_start: Date,
+    pub start: Secs,
+    pub end: Secs,
+    pub added: u64,
+    pub removed: u64,
+    pub net: i64,
+    /// Members at the end of the bucket.
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Growth {
+    pub granularity: Granularity,
+    pub points: Vec<GrowthPoint>,
+    pub added: u64,
+    pub removed: u64,
+    pub net: i64,
+    pub total_at_start: u64,
+    pub total_at_end: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomationRef {
+    pub id: u32,
+    pub name: String,
+    pub status: &'static str,
+    pub subtype: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Associated {
+    pub journeys: Vec<AutomationRef>,
+    pub journeys_active: usize,
+    pub campaigns: Vec<AutomationRef>,
+    pub campaigns_active: usize,
+    pub opted_in: Share,
+    pub bounced: Share,
+    pub unsubscribed: Share,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsiteGroup {
+    pub members: u64,
+    pub sessions: u64,
+    /// Sessions in the range per member of the group (members without
+    /// sessions count as 0).
+    pub sessions_per_member: Option<f64>,
+    pub avg_session_secs: Option<f64>,
+    pub bounces: u64,
+    pub bounce_rate: Option<f64>,
+    /// Members with at least one session in the range.
+    pub active_members: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Website {
+    pub known: WebsiteGroup,
+    pub anonymous: WebsiteGroup,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub name: Option<String>,
+    pub count: Share,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Geography {
+    /// Countries by count, largest first; `None` (unknown) last.
+    pub countries: Vec<(Option<Country>, Share)>,
+    pub drill_country: Option<Country>,
+    pub drill_region: Option<String>,
+    /// Regions of the drilled country (or of the region).
+    pub regions: Vec<Place>,
+    /// Cities of the drilled country, or of the drilled region.
+    pub cities: Vec<Place>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub segment: SegmentId,
+    pub segment_name: String,
+    pub view: View,
+    pub range: TimeRange,
+    pub tz: String,
+    pub computed_at: Secs,
+    pub overall: Overall,
+    pub growth: Growth,
+    pub associated: Associated,
+    pub reachability: Vec<(Reachability, Share)>,
+    pub subscription: Vec<(SubscriptionStatus, Share)>,
+    pub website: Website,
+    /// Configured stages in order, then stages no longer configured, then "no stage" (`None`).
+    pub stages: Vec<(Option<String>, Share)>,
+    pub channels: Vec<(Channel, Share)>,
+    /// First-touch sources, then `None` for contacts without one.
+    pub sources: Vec<(Option<Source>, Share)>,
+    pub providers: Vec<(Provider, Share)>,
+    pub geography: Geography,
+}
+
+#[derive(Default)]
+struct GroupAcc {
+    members: u64,
+    sessions: u64,
+    duration: i64,
+    bounces: u64,
+    active: u64,
+}
+
+impl GroupAcc {
+    fn finish(&self) -> WebsiteGroup {
+        WebsiteGroup {
+            members: self.members,
+            sessions: self.sessions,
+            sessions_per_member: ratio(self.sessions as f64, self.members),
+            avg_session_secs: ratio(self.duration as f64, self.sessions),
+            bounces: self.bounces,
+            bounce_rate: ratio(self.bounces as f64, self.sessions),
+            active_members: self.active,
+        }
+    }
+}
+
+impl Workspace {
+    pub fn summary(&self, segment_id: SegmentId, request: &SummaryRequest, now: Secs) -> Result<Summary> {
+        let segment = self.segment(segment_id)?;
+        let members = self.view_bitmap(&segment.members, request.view);
+        let base = members.len();
+        let range = request.range;
+        let engaged_since = self.engaged_since(now);
+
+        let (mut known_acc, mut anon_acc) = (GroupAcc::default(), GroupAcc::default());
+        let mut reach = [0u64; 5];
+        let mut statuses = [0u64; 9];
+        let (mut opted_in, mut bounced, mut unsubscribed) = (0u64, 0u64, 0u64);
+        let mut stages: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+        let mut channels = [0u64; 6];
+        let mut sources = [0u64; 8];
+        let mut providers = [0u64; 13];
+        let mut countries: BTreeMap<Option<Country>, u64> = BTreeMap::new();
+        let mut regions: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+        let mut cities: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+        let mut drill_base = 0u64;
+
+        for id in &members {
+            let contact = &self.contacts[id as usize];
+            let in_range = contact.sessions_between(range.from, range.to);
+            let acc = if contact.is_known() { &mut known_acc } else { &mut anon_acc };
+            acc.members += 1;
+            acc.sessions += in_range.len() as u64;
+            acc.duration += in_range.iter().map(|s| s.duration()).sum::<i64>();
+            acc.bounces += in_range.iter().filter(|s| s.is_bounce()).count() as u64;
+            acc.active += u64::from(!in_range.is_empty());
+            reach[contact.reachability(engaged_since).index()] += 1;
+            statuses[contact.status().index()] += 1;
+            opted_in += u64::from(contact.flags.has(EmailFlags::OPTED_IN));
+            bounced += u64::from(contact.flags.has(EmailFlags::BOUNCED));
+            unsubscribed += u64::from(contact.flags.has(EmailFlags::UNSUBSCRIBED));
+            *stages.entry(contact.stage.as_deref()).or_default() += 1;
+            channels[contact.channel.index()] += 1;
+            sources[contact.source().map_or(7, |s| s.index())] += 1;
+            providers[contact.provider.index()] += 1;
+            let geo = contact.geo();
+            *countries.entry(geo.country).or_default() += 1;
+            if request.country.is_some() && geo.country == request.country {
+                drill_base += 1;
+                *regions.entry(geo.region.as_deref()).or_default() += 1;
+                let in_region = match &request.region {
+                    Some(wanted) => geo.region.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(wanted)),
+                    None => true,
+                };
+                if in_region {
+                    *cities.entry(geo.city.as_deref()).or_default() += 1;
+                }
+            }
+        }
+
+        let known = known_acc.members;
+        let anonymous = anon_acc.members;
+        let sessions = known_acc.sessions + anon_acc.sessions;
+        let duration = known_acc.duration + anon_acc.duration;
+        let bounces = known_acc.bounces + anon_acc.bounces;
+        let overall = Overall {
+            known,
+            anonymous,
+            total: known + anonymous,
+            sessions,
+            avg_session_secs: ratio(duration as f64, sessions),
+            bounces,
+            bounce_rate: ratio(bounces as f64, sessions),
+        };
+
+        let growth = self.growth(segment_id, request, base)?;
+
+        let refs = |kind: AutomationKind| -> Vec<AutomationRef> {
+            self.automations_referencing(segment_id, kind).into_iter().map(automation_ref).collect()
+        };
+        let journeys = refs(AutomationKind::Journey);
+        let campaigns = refs(AutomationKind::Campaign);
+        let associated = Associated {
+            journeys_active: journeys.iter().filter(|j| j.active).count(),
+            journeys,
+            campaigns_active: campaigns.iter().filter(|c| c.active).count(),
+            campaigns,
+            opted_in: share(opted_in, base),
+            bounced: share(bounced, base),
+            unsubscribed: share(unsubscribed, base),
+        };
+
+        let mut stage_rows: Vec<(Option<String>, Share)> = Vec::new();
+        for configured in &self.settings.stages {
+            let count = stages.remove(&Some(configured.as_str())).unwrap_or(0);
+            stage_rows.push((Some(configured.clone()), share(count, base)));
+        }
+        let no_stage = stages.remove(&None).unwrap_or(0);
+        for (stage, count) in stages {
+            stage_rows.push((stage.map(str::to_owned), share(count, base)));
+        }
+        stage_rows.push((None, share(no_stage, base)));
+
+        let mut country_rows: Vec<(Option<Country>, Share)> = countries.into_iter().map(|(c, n)| (c, share(n, base))).collect();
+        country_rows.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then(b.1.count.cmp(&a.1.count)).then(a.0.cmp(&b.0)));
+        let places = |map: BTreeMap<Option<&str>, u64>, base: u64| -> Vec<Place> {
+            let mut rows: Vec<Place> =
+                map.into_iter().map(|(name, n)| Place { name: name.map(str::to_owned), count: share(n, base) }).collect();
+            rows.sort_by(|a, b| {
+                a.name.is_none().cmp(&b.name.is_none()).then(b.count.count.cmp(&a.count.count)).then(a.name.cmp(&b.name))
+            });
+            rows
+        };
+        let city_base = cities.values().sum();
+
+        Ok(Summary {
+            segment: segment_id,
+            segment_name: segment.name.clone(),
+            view: request.view,
+            range,
+            tz: request.tz.name().to_owned(),
+            computed_at: now,
+            overall,
+            growth,
+            associated,
+            reachability: Reachability::ALL.iter().map(|r| (*r, share(reach[r.index()], base))).collect(),
+            subscription: SubscriptionStatus::ALL.iter().map(|s| (*s, share(statuses[s.index()], base))).collect(),
+            website: Website { known: known_acc.finish(), anonymous: anon_acc.finish() },
+            stages: stage_rows,
+            channels: Channel::ALL.iter().map(|c| (*c, share(channels[c.index()], base))).collect(),
+            sources: Source::ALL
+                .iter()
+                .map(|s| (Some(*s), share(sources[s.index()], base)))
+                .chain(std::iter::once((None, share(sources[7], base))))
+                .collect(),
+            providers: Provider::ALL.iter().map(|p| (*p, share(providers[p.index()], base))).collect(),
+            geography: Geography {
+                countries: country_rows,
+                drill_country: request.country,
+                drill_region: request.region.clone(),
+                regions: places(regions, drill_base),
+                cities: places(cities, city_base),
+            },
+        })
+    }
+
+    /// Growth of the current epoch of a segment's log in the request's view.
+    fn growth(&self, segment_id: SegmentId, request: &SummaryRequest, current: u64) -> Result<Growth> {
+        let segment = self.segment(segment_id)?;
+        let range = request.range;
+        let buckets: Vec<Bucket> = buckets(range, &request.tz, request.granularity)?;
+        let in_view = |contact: u32| match request.view {
+            crate::summary::View::All => true,
+            crate::summary::View::Known => self.known.contains(contact),
+            crate::summary::View::Anonymous => !self.known.contains(contact),
+        };
+        // Every change at or after the range start: (time, +1 / -1).
+        let mut changes: Vec<(Secs, i64)> = Vec::new();
+        for contact in &segment.log.backfill {
+            let created = self.contacts[contact as usize].created_at;
+            if created >= range.from && in_view(contact) {
+                changes.push((created, 1));
+            }
+        }
+        let entries = segment.log.current_entries();
+        let first = entries.partition_point(|e| e.at < range.from);
+        for entry in &entries[first..] {
+            if in_view(entry.contact.0) {
+                changes.push((entry.at, if entry.entered { 1 } else { -1 }));
+            }
+        }
+        changes.sort_unstable();
+        // suffix[i] = net change of changes[i..].
+        let mut suffix = vec![0i64; changes.len() + 1];
+        for i in (0..changes.len()).rev() {
+            suffix[i] = suffix[i + 1] + changes[i].1;
+        }
+        let total_at = |at: Secs| -> u64 {
+            let first_after = changes.partition_point(|(t, _)| *t < at);
+            (current as i64 - suffix[first_after]).max(0) as u64
+        };
+        let mut points: Vec<GrowthPoint> = buckets
+            .iter()
+            .map(|b| GrowthPoint {
+                period_start: b.period_start,
+                start: b.start,
+                end: b.end,
+                added: 0,
+                removed: 0,
+                net: 0,
+                total: total_at(b.end),
+            })
+            .collect();
+        for (at, delta) in &changes {
+            if let Some(i) = bucket_of(&buckets, *at) {
+                if *delta > 0 {
+                    points[i].added += 1;
+                } else {
+                    points[i].removed += 1;
+                }
+            }
+        }
+        for point in &mut points {
+            point.net = point.added as i64 - point.removed as i64;
+        }
+        let added = points.iter().map(|p| p.added).sum();
+        let removed = points.iter().map(|p| p.removed).sum();
+        Ok(Growth {
+            granularity: request.granularity,
+            added,
+            removed,
+            net: added as i64 - removed as i64,
+            total_at_start: total_at(range.from),
+            total_at_end: points.last().map_or(current, |p| p.total),
+            points,
+        })
+    }
+}
+
+fn automation_ref(automation: &Automation) -> AutomationRef {
+    AutomationRef {
+        id: automation.id,
+        name: automation.name.clone(),
+        status: automation.status.key(),
+        subtype: automation.subtype.clone(),
+        active: automation.status.is_active(),
+    }
+}
