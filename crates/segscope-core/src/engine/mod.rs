@@ -317,6 +317,12 @@ impl Workspace {
         self.mx.get(registrable_domain)
     }
 
+    /// The latest instant a command was applied at (the creation instant
+    /// before any command): what listings show as the last change.
+    pub fn clock(&self) -> Secs {
+        self.clock
+    }
+
     /// The instant a command arriving at `now` is applied at: never before an
     /// earlier command nor before a midnight that reads already processed.
     /// The store records this instant with the command so that a replay
