@@ -201,3 +201,100 @@ pub struct TrackRecord {
     pub at: Secs,
     pub name: u32,
 }
+
+/// Words in a rejection that blame the sender (its IP, domain or content),
+/// not the recipient's address.
+const SENDER_BLOCK_WORDS: &[&str] = &[
+    "blocked",
+    "block list",
+    "blocklist",
+    "blacklist",
+    "listed",
+    "spamhaus",
+    "spamcop",
+    "barracuda",
+    "reputation",
+    "policy",
+    "rejected due to",
+    "not allowed to send",
+    "poor reputation",
+    "dmarc",
+    "spf",
+    "dkim",
+    "content rejected",
+    "message rejected as spam",
+    "looks like spam",
+    "rate limit",
+];
+
+/// Words in a reply that show it is an automatic answer, not a bounce.
+const AUTO_REPLY_WORDS: &[&str] =
+    &["out of office", "out of the office", "auto-reply", "autoreply", "automatic reply", "vacation", "away from"];
+
+/// Classifies a delivery failure from its SMTP reply: the reply code
+/// (`550`), the enhanced status code (`5.1.1`) and the diagnostic text, in
+/// any combination. Enhanced codes win over the basic code:
+/// - `x.7.x` (security or policy) and block-list wording → [`BounceClass::Block`];
+/// - `4.x.x`, and `5.2.2` (mailbox full), → [`BounceClass::Soft`];
+/// - other `5.x.x` → [`BounceClass::Hard`].
+///
+/// Without any code, the text decides (block wording, "mailbox full",
+/// "user unknown"), and an unclassifiable reply is soft: it must not mark an
+/// address undeliverable on one ambiguous message.
+pub fn classify_bounce(reply: &str) -> BounceClass {
+    let lowered = reply.to_ascii_lowercase();
+    let enhanced = lowered.split(|c: char| !(c.is_ascii_digit() || c == '.')).find_map(|token| {
+        let parts: Vec<&str> = token.split('.').collect();
+        let ok = parts.len() == 3
+            && matches!(parts[0], "2" | "4" | "5")
+            && parts[1].len() <= 3
+            && parts[2].len() <= 3
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        ok.then(|| (parts[0].to_owned(), parts[1].to_owned(), parts[2].to_owned()))
+    });
+    let basic = lowered
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|token| token.len() == 3 && matches!(token.as_bytes()[0], b'4' | b'5'))
+        .map(|token| token.as_bytes()[0]);
+    if SENDER_BLOCK_WORDS.iter().any(|w| lowered.contains(w)) {
+        return BounceClass::Block;
+    }
+    match enhanced.as_ref().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())) {
+        Some((_, "7", _)) => BounceClass::Block,
+        Some(("4", _, _)) => BounceClass::Soft,
+        Some(("5", "2", "2")) => BounceClass::Soft,
+        Some(("5", _, _)) => BounceClass::Hard,
+        _ => match basic {
+            Some(b'4') => BounceClass::Soft,
+            Some(b'5') if lowered.contains("full") || lowered.contains("quota") => BounceClass::Soft,
+            Some(b'5') => BounceClass::Hard,
+            _ if lowered.contains("user unknown") || lowered.contains("no such user") || lowered.contains("does not exist") => {
+                BounceClass::Hard
+            }
+            _ => BounceClass::Soft,
+        },
+    }
+}
+
+/// Is this text an automatic reply (vacation, out of office) rather than a bounce?
+pub fn is_auto_reply(subject_and_body: &str) -> bool {
+    let lowered = subject_and_body.to_ascii_lowercase();
+    AUTO_REPLY_WORDS.iter().any(|w| lowered.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounce_classes_of_field_case_f23() {
+        assert_eq!(classify_bounce("452 4.2.2 mailbox full"), BounceClass::Soft);
+        assert_eq!(classify_bounce("550 5.1.1 user unknown"), BounceClass::Hard);
+        assert_eq!(classify_bounce("550 5.7.1 sender IP listed"), BounceClass::Block);
+        assert_eq!(classify_bounce("4.4.7 expired"), BounceClass::Soft);
+        assert_eq!(classify_bounce("552 5.2.2 over quota"), BounceClass::Soft);
+        assert_eq!(classify_bounce("554 rejected: IP listed at zen.spamhaus.org"), BounceClass::Block);
+        assert_eq!(classify_bounce("550 Requested action not taken: mailbox unavailable"), BounceClass::Hard);
+        assert_eq!(classify_bounce("something odd happened"), BounceClass::Soft);
+    }
+}

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::event::{ConsentChange, MailFact, MailRecord};
 use crate::ids::{ContactId, SegmentId};
 use crate::model::{AttrType, Channel, Country, Source, Value};
-use crate::subscription::EmailFlags;
 use crate::time::Secs;
 
 /// External ids that integrations send by mistake (serialized nothing);
@@ -234,23 +233,12 @@ impl Workspace {
         Ok(())
     }
 
-    /// Records a consent fact unless the contact's state already says so, so
-    /// that re-importing the same file does not grow the history.
+    /// Records a consent fact stated at `now` (an import's status column, an
+    /// API update). Always recorded, even when it restates the current
+    /// state: whether a fact is kept must not depend on what arrived before,
+    /// or a late ESP event could end differently depending on arrival order.
     fn add_consent(&mut self, id: ContactId, change: ConsentChange, now: Secs) {
-        let contact = &mut self.contacts[id.0 as usize];
-        let flags = crate::subscription::fold_flags(&contact.mail, self.settings.soft_bounce_threshold);
-        let already = match change {
-            ConsentChange::OptedIn => flags.has(EmailFlags::OPTED_IN),
-            ConsentChange::Pending => flags.has(EmailFlags::PENDING) || flags.has(EmailFlags::OPTED_IN),
-            ConsentChange::Unsubscribed => flags.has(EmailFlags::UNSUBSCRIBED),
-            ConsentChange::NoConsent => !flags.has(EmailFlags::OPTED_IN) && !flags.has(EmailFlags::PENDING),
-            ConsentChange::DoNotContact(on) => flags.has(EmailFlags::DO_NOT_CONTACT) == on,
-            ConsentChange::Invalid(on) => flags.has(EmailFlags::INVALID) == on,
-            ConsentChange::Cleaned => flags.has(EmailFlags::BOUNCED),
-        };
-        if !already {
-            insert_sorted(&mut contact.mail, MailRecord { at: now, fact: MailFact::Consent(change) });
-        }
+        insert_sorted(&mut self.contacts[id.0 as usize].mail, MailRecord { at: now, fact: MailFact::Consent(change) });
     }
 
     /// Sets one field or custom attribute from an upsert or identify traits.

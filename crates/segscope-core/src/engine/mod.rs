@@ -14,6 +14,7 @@
 
 mod contacts;
 mod events;
+mod invariants;
 mod queries;
 mod segments;
 
