@@ -27,7 +27,8 @@ pub use csv_contacts::mapping::{
     ColumnMapping, ColumnTarget, ContactField, IgnoreReason, MappedColumn, MappingOrigin, TypeOrigin,
 };
 pub use csv_contacts::{
-    ContactImport, ContactImportRow, CsvImportError, CsvImportOptions, parse_assignment, parse_contacts_csv, parse_delimiter,
+    ContactImport, ContactImportRow, CsvImportError, CsvImportOptions, map_header_row, parse_assignment, parse_contacts_csv,
+    parse_delimiter,
 };
 pub use decode::{DecodeError, DecodedText, decode_text};
 pub use driver::{ApplyError, ImportProgress, ImportReport, NdjsonImportReport, apply_contact_import, apply_ndjson_import};

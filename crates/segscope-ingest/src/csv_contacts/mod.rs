@@ -143,6 +143,51 @@ pub fn parse_delimiter(raw: &str) -> Result<u8, CsvImportError> {
     })
 }
 
+/// Line numbers of record starts. The `csv` crate's own `Position::line`
+/// is one short after a `\r\n` terminator (the record "starts" at the
+/// `\n` left over from the previous line), so lines are counted here from
+/// byte offsets, skipping the terminators and blank lines the reader skips.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    counted_up_to: usize,
+    newlines_before: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter { text: text.as_bytes(), counted_up_to: 0, newlines_before: 0 }
+    }
+
+    /// The 1-based line of the record starting at `byte`; offsets must not decrease.
+    fn line_at(&mut self, byte: usize) -> u64 {
+        let mut start = byte.min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start >= self.counted_up_to {
+            self.newlines_before += self.text[self.counted_up_to..start].iter().filter(|b| **b == b'\n').count() as u64;
+            self.counted_up_to = start;
+        }
+        self.newlines_before + 1
+    }
+}
+
+/// The mapping a header row gets with these options, without reading any
+/// record: for a CLI preview (`import --dry-run`) and for tests.
+pub fn map_header_row(
+    headers: &[&str],
+    options: &CsvImportOptions,
+    schema: &SchemaSnapshot,
+) -> Result<ColumnMapping, CsvImportError> {
+    let headers: Vec<String> = headers.iter().map(|h| clean_header(h)).collect();
+    map_columns(&headers, &options.column_map, &options.ignore_columns, &options.column_types, schema)
+}
+
+/// A header without surrounding whitespace or byte-order marks.
+fn clean_header(raw: &str) -> String {
+    raw.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').to_owned()
+}
+
 /// One record as read: its cells and where it starts.
 struct RawRecord {
     cells: csv::StringRecord,
@@ -192,12 +237,13 @@ pub fn parse_contacts_csv(
         .comment(None)
         .from_reader(text.as_bytes());
     let mut records: Vec<RawRecord> = Vec::new();
+    let mut line_counter = LineCounter::new(text);
     for (index, record) in reader.records().enumerate() {
         let cells = record.map_err(|err| CsvImportError::Unreadable {
             line: err.position().map_or(0, |p| p.line()),
             message: err.to_string(),
         })?;
-        let line = cells.position().map_or(0, |p| p.line());
+        let line = cells.position().map_or(0, |p| line_counter.line_at(p.byte() as usize));
         if let Some(column) = cells.iter().position(|cell| cell.len() > options.limits.max_field_bytes) {
             return Err(CsvImportError::FieldTooLarge {
                 record: index,
@@ -210,8 +256,7 @@ pub fn parse_contacts_csv(
     }
     let mut records = records.into_iter();
     let header_record = records.next().ok_or(CsvImportError::Empty)?;
-    let headers: Vec<String> =
-        header_record.cells.iter().map(|h| h.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').to_owned()).collect();
+    let headers: Vec<String> = header_record.cells.iter().map(clean_header).collect();
     let records: Vec<RawRecord> = records.collect();
 
     let mapping = map_columns(&headers, &options.column_map, &options.ignore_columns, &options.column_types, schema)?;
