@@ -366,9 +366,12 @@ impl Store {
         self.ensure_writable()?;
         let mut writer = self.catalog_writer.lock();
         self.check_catalog_writable()?;
-        self.catalog.read().check(&change)?;
-        if let CatalogChange::RevokeKey { workspace, key_id } = &change {
-            if self.catalog.read().is_revoked(workspace, key_id) {
+        {
+            let catalog = self.catalog.read();
+            catalog.check(&change)?;
+            if let CatalogChange::RevokeKey { workspace, key_id } = &change
+                && catalog.is_revoked(workspace, key_id)
+            {
                 return Ok(());
             }
         }
