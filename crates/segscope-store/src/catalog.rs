@@ -70,9 +70,12 @@ impl Catalog {
     /// caller's (conflict, unknown workspace or key, bad input).
     pub(crate) fn check(&self, change: &CatalogChange) -> Result<()> {
         match change {
-            CatalogChange::CreateWorkspace { id, settings, .. } => {
+            // The settings are not re-validated here: the workspace was
+            // built from them (which validates) before the record was
+            // written, and a later, stricter rule must not make an old
+            // catalog unreadable.
+            CatalogChange::CreateWorkspace { id, .. } => {
                 WorkspaceId::parse(id.as_str())?;
-                settings.validate()?;
                 if self.workspaces.contains_key(id) {
                     return Err(Error::conflict(format!("workspace `{id}` already exists")));
                 }

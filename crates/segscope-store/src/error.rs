@@ -78,10 +78,16 @@ impl StoreError {
         move |source| StoreError::Io { action, path, source }
     }
 
-    /// True when a file disappeared under us: a read-only reader racing a
-    /// writer's clean-up, which a retry resolves.
-    pub(crate) fn is_not_found(&self) -> bool {
-        matches!(self, StoreError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    /// True for what a read-only reader sees when a live writer's checkpoint
+    /// changes the files under it (a file vanishes, a listing shows a new
+    /// segment but not the snapshot before it); a retry resolves those. Real
+    /// damage fails again on the retry.
+    pub(crate) fn may_be_a_concurrent_checkpoint(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            StoreError::Inconsistent { .. } | StoreError::Corrupt { .. } => true,
+            _ => false,
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use segscope_core::backend::ApiKey;
@@ -51,8 +51,9 @@ use crate::wal::{self, CheckpointError, Wal, WalRecordRef};
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 << 20;
 
 /// How many times a read-only open retries a workspace whose files a live
-/// writer removed while it was reading them (a checkpoint's clean-up).
-const READ_ONLY_RETRIES: usize = 10;
+/// writer changed while it was reading them (a checkpoint), waiting 2, 4,
+/// 8, 16 then 32 ms before each new attempt.
+const READ_ONLY_RETRIES: u32 = 5;
 
 /// Tuning of a writable store.
 #[derive(Debug, Clone)]
@@ -139,11 +140,7 @@ impl Store {
             }
         }
         let (catalog, catalog_writer) = catalog::load(&dir, true)?;
-        let mut workspaces = HashMap::new();
-        for id in catalog.workspace_ids() {
-            let recovered = wal::recover(&existing_workspace_dir(&dir, &id)?, &id, true)?;
-            workspaces.insert(id.clone(), Arc::new(slot(id, recovered)));
-        }
+        let workspaces = recover_all(&dir, catalog.workspace_ids(), true)?;
         warn_about_orphans(&dir, &catalog);
         tracing::info!(dir = %dir.display(), workspaces = workspaces.len(), "opened the data directory");
         Ok(Store {
@@ -173,20 +170,7 @@ impl Store {
             });
         }
         let (catalog, _) = catalog::load(&dir, false)?;
-        let mut workspaces = HashMap::new();
-        for id in catalog.workspace_ids() {
-            let ws_dir = existing_workspace_dir(&dir, &id)?;
-            // A live writer's checkpoint may remove the files being read;
-            // reading again from a fresh listing then succeeds.
-            let mut attempt = 0;
-            let recovered = loop {
-                match wal::recover(&ws_dir, &id, false) {
-                    Err(err) if err.is_not_found() && attempt < READ_ONLY_RETRIES => attempt += 1,
-                    other => break other?,
-                }
-            };
-            workspaces.insert(id.clone(), Arc::new(slot(id, recovered)));
-        }
+        let workspaces = recover_all(&dir, catalog.workspace_ids(), false)?;
         Ok(Store {
             dir,
             options: StoreOptions::default(),
@@ -427,8 +411,63 @@ impl Store {
     }
 }
 
-fn slot(id: WorkspaceId, recovered: wal::Recovered) -> Slot {
-    Slot { id, state: RwLock::new(recovered.workspace), wal: Mutex::new(recovered.wal), poisoned: AtomicBool::new(false) }
+/// Recovers the workspaces of the catalog, several at a time: each is
+/// independent, and replay is CPU-bound, so startup scales with the cores.
+/// On failure, the error of the first failing workspace in catalog order.
+fn recover_all(root: &Path, ids: Vec<WorkspaceId>, writable: bool) -> StoreResult<HashMap<WorkspaceId, Arc<Slot>>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, ids.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, StoreResult<wal::Recovered>)>> = Mutex::new(Vec::with_capacity(ids.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(id) = ids.get(index) else { break };
+                    let result = recover_one(root, id, writable);
+                    let failed = result.is_err();
+                    results.lock().push((index, result));
+                    if failed {
+                        // Stop taking new work: the open fails anyway.
+                        next.store(ids.len(), Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner();
+    results.sort_by_key(|(index, _)| *index);
+    let mut workspaces = HashMap::with_capacity(results.len());
+    for (index, result) in results {
+        let recovered = result?;
+        let id = ids[index].clone();
+        let slot = Slot {
+            id: id.clone(),
+            state: RwLock::new(recovered.workspace),
+            wal: Mutex::new(recovered.wal),
+            poisoned: AtomicBool::new(false),
+        };
+        workspaces.insert(id, Arc::new(slot));
+    }
+    Ok(workspaces)
+}
+
+fn recover_one(root: &Path, id: &WorkspaceId, writable: bool) -> StoreResult<wal::Recovered> {
+    let dir = existing_workspace_dir(root, id)?;
+    // In read-only mode, a live writer's checkpoint may create and remove
+    // files while they are listed and read: a file vanishes, or a listing
+    // shows a new segment without the snapshot before it. Reading again
+    // from a fresh listing, once the checkpoint is done, succeeds.
+    let mut attempt = 0;
+    loop {
+        match wal::recover(&dir, id, writable) {
+            Err(err) if !writable && err.may_be_a_concurrent_checkpoint() && attempt < READ_ONLY_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn day_advanced(workspace: &Workspace, now: Secs) -> bool {

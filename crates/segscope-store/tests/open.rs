@@ -178,3 +178,44 @@ fn leftovers_of_an_interrupted_creation_are_replaced() {
     let store = open(dir.path());
     assert_eq!(store.stats(&id("half")).unwrap().contacts, 0);
 }
+
+#[test]
+fn read_only_opens_succeed_while_a_writer_checkpoints() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = id("busy");
+    // Tiny segments: a checkpoint (new segment, snapshot, removals) every few writes.
+    let writer = Store::open(dir.path(), segscope_store::StoreOptions { segment_max_bytes: 300 }).unwrap();
+    writer.create_workspace(&ws, Settings::default(), T0).unwrap();
+    let acknowledged = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 0..400u64 {
+                let email = format!("w{i}@example.com");
+                writer.apply(&ws, upsert(vec![contact(&email, &[], None)], Channel::Api), T0).unwrap();
+                acknowledged.store(i + 1, Ordering::SeqCst);
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+        let mut opens = 0;
+        while !done.load(Ordering::SeqCst) || opens == 0 {
+            let before = acknowledged.load(Ordering::SeqCst);
+            let reader = Store::open_read_only(dir.path()).unwrap();
+            assert!(reader.stats(&ws).unwrap().contacts >= before, "a read-only open sees every acknowledged write");
+            opens += 1;
+        }
+    });
+}
+
+#[test]
+fn a_missing_workspace_directory_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.create_workspace(&id("gone"), Settings::default(), T0).unwrap();
+    }
+    fs::remove_dir_all(dir.path().join("workspaces/gone")).unwrap();
+    let message = Store::open(dir.path(), Default::default()).unwrap_err().to_string();
+    assert!(message.contains("workspace `gone`") && message.contains("is missing"), "{message}");
+}
