@@ -42,12 +42,13 @@ pub(crate) enum CatalogChange {
     },
 }
 
-/// How a workspace was created.
+/// How a workspace was created. Kept as a record of the catalog (and for
+/// tools reading it); the store itself rebuilds a workspace from its own
+/// snapshot, which holds its current settings.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub(crate) struct WorkspaceEntry {
-    #[allow(dead_code)]
     pub settings: Settings,
-    #[allow(dead_code)]
     pub created_at: Secs,
 }
 

@@ -41,7 +41,7 @@ pub enum StoreError {
     /// A file's content is damaged in a way that would lose acknowledged
     /// data if ignored.
     #[error(
-        "{} is damaged at byte offset {offset}: {reason}; restore the data directory from a backup (or, to keep only what precedes the damage, truncate the file at that offset)",
+        "{} is damaged at byte offset {offset}: {reason}; restore the data directory from a backup",
         path.display()
     )]
     Corrupt { path: PathBuf, offset: u64, reason: String },

@@ -99,7 +99,9 @@ pub(crate) fn scan<T: DeserializeOwned>(
                     return Err(StoreError::Corrupt {
                         path: path.to_path_buf(),
                         offset: offset as u64,
-                        reason: format!("{reason}, yet a valid record follows at offset {next}"),
+                        reason: format!(
+                            "{reason}, yet a valid record follows at offset {next} (truncating the file at the damage would lose every record after it)"
+                        ),
                     });
                 }
                 let tail = Tail::Torn { offset: offset as u64, dropped: (bytes.len() - offset) as u64 };

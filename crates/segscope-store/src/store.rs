@@ -190,6 +190,13 @@ impl Store {
         self.lock.is_none()
     }
 
+    /// Recomputes everything a workspace maintains incrementally and lists
+    /// each discrepancy (none when consistent): `segscope check`, and tests
+    /// that recovery rebuilt a sound state. Only reads.
+    pub fn check_invariants(&self, workspace: &WorkspaceId) -> Result<Vec<String>> {
+        self.read(workspace, |ws| Ok(ws.check_invariants().err().unwrap_or_default()))
+    }
+
     /// Snapshots every workspace that logged anything since its last
     /// snapshot, so the next open replays nothing. Called on clean shutdown.
     /// Does nothing on a read-only store. Tries every workspace and returns
@@ -313,8 +320,12 @@ impl Store {
         }
         if log.wants_checkpoint(self.options.segment_max_bytes) {
             drop(wal);
-            // The change is durable; readers may see it while the snapshot
-            // is written. Writers still wait: the snapshot must match the log.
+            // The change is durable, so readers may see it while the
+            // snapshot is written; writers wait, since the snapshot must be
+            // the state after exactly the logged records. (Once a writer
+            // queues, parking_lot holds new readers back too, so that
+            // writers are not starved: the downgrade helps reads most when
+            // writes are sparse.)
             let workspace = RwLockWriteGuard::downgrade(workspace);
             // A failed snapshot loses nothing (the record is in the log) and
             // is logged by `checkpoint_locked`; the write still succeeded.

@@ -178,6 +178,7 @@ fn killed_writers_never_lose_an_acknowledged_write() {
         drop(reader);
         let store = Store::open(dir.path(), options()).unwrap();
         check_acknowledged(&store, &acknowledged);
+        assert_eq!(store.check_invariants(&id("crash")).unwrap(), Vec::<String>::new());
         let extra = round * ROUND_SPAN + ROUND_SPAN - 1;
         let list = store.schema(&id("crash")).unwrap().segments.into_iter().find(|(_, n)| n == "Writers").unwrap().0;
         store.apply(&id("crash"), write(extra, list), instant(extra)).unwrap();

@@ -60,6 +60,7 @@ fn check_reopen(options: StoreOptions, checkpoint_between_parts: bool, checkpoin
     assert_eq!(answers(&read_only), before, "read-only open");
     drop(read_only);
     let store = Store::open(dir.path(), options.clone()).unwrap();
+    assert_eq!(store.check_invariants(&id("acme")).unwrap(), Vec::<String>::new());
     assert_eq!(answers(&store), before, "writable open");
     // Still writable after recovery, and that write survives too.
     store.apply(&id("acme"), upsert(vec![contact("after@example.com", &[], None)], Channel::Api), T0 + 41 * DAY).unwrap();
