@@ -291,10 +291,9 @@ impl Runner<'_> {
     }
 
     fn step(&mut self, line: &str) -> Result<(), String> {
-        if let Some(rest) = line.strip_prefix("fail ") {
-            let toks = tokens(rest);
-            let wanted = toks.first().ok_or("fail needs a quoted message")?.clone();
-            let command = rest.split_once(':').map(|(_, c)| c.trim()).ok_or("write fail \"text\": <step>")?;
+        if let Some(rest) = line.strip_prefix("fail \"") {
+            let (wanted, command) = rest.split_once("\": ").ok_or("write fail \"text\": <step>")?;
+            let (wanted, command) = (wanted.to_owned(), command.trim());
             return match self.step(command) {
                 Ok(()) => Err(format!("expected a failure containing `{wanted}`, but the step succeeded")),
                 Err(message) if message.to_lowercase().contains(&wanted.to_lowercase()) => Ok(()),
@@ -514,7 +513,7 @@ impl Runner<'_> {
     }
 
     fn import_step(&mut self, rest: &str) -> Result<(), String> {
-        let (head, body) = rest.split_once(':').ok_or("write `import csv [options]: <content>`")?;
+        let (head, body) = rest.split_once(": ").ok_or("write `import csv [options]: <content>`")?;
         let mut toks = tokens(head).into_iter();
         if toks.next().as_deref() != Some("csv") {
             return Err("only `import csv` is supported".into());
