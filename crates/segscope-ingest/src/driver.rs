@@ -142,10 +142,10 @@ fn sort_record_problems(problems: &mut [RecordProblem]) {
 /// The core prefixes field warnings with the field name (`stage: unknown
 /// stage …`); name the CSV column instead.
 fn column_of_core_message(mapping: &ColumnMapping, message: &str) -> (Option<String>, String) {
-    if let Some((field, rest)) = message.split_once(": ") {
-        if let Some(column) = mapping.columns.iter().find(|c| c.target.name() == field) {
-            return (Some(column.header.clone()), format!("{rest}; value left out"));
-        }
+    if let Some((field, rest)) = message.split_once(": ")
+        && let Some(column) = mapping.columns.iter().find(|c| c.target.name() == field)
+    {
+        return (Some(column.header.clone()), format!("{rest}; value left out"));
     }
     (None, message.to_owned())
 }

@@ -238,7 +238,7 @@ impl<'a> LineObject<'a> {
         match self.string(key)? {
             Some(text) if !text.trim().is_empty() => Ok(text),
             Some(_) => Err(format!("`{key}` is empty")),
-            None => Err(format!("a `{line_type}` line needs `{key}`")),
+            None => Err(format!("{} `{line_type}` line needs `{key}`", article(line_type))),
         }
     }
 
@@ -256,7 +256,10 @@ impl<'a> LineObject<'a> {
 
     fn required_timestamp(&mut self, line_type: &str) -> Result<Secs, String> {
         self.timestamp("timestamp")?.ok_or_else(|| {
-            format!("a `{line_type}` line needs `timestamp` (RFC 3339 such as \"2024-03-01T10:00:00Z\", or epoch seconds or milliseconds)")
+            format!(
+                "{} `{line_type}` line needs `timestamp` (RFC 3339 such as \"2024-03-01T10:00:00Z\", or epoch seconds or milliseconds)",
+                article(line_type)
+            )
         })
     }
 
@@ -296,9 +299,13 @@ impl<'a> LineObject<'a> {
         }
         match subjects.len() {
             1 => Ok(subjects.remove(0)),
-            0 => Err(format!("a `{line_type}` line needs one of `visitor_id`, `email`, `external_id` or `contact_id`")),
+            0 => Err(format!(
+                "{} `{line_type}` line needs one of `visitor_id`, `email`, `external_id` or `contact_id`",
+                article(line_type)
+            )),
             _ => Err(format!(
-                "a `{line_type}` line needs exactly one of `visitor_id`, `email`, `external_id` or `contact_id`; it has {}",
+                "{} `{line_type}` line needs exactly one of `visitor_id`, `email`, `external_id` or `contact_id`; it has {}",
+                article(line_type),
                 subjects.len()
             )),
         }
@@ -311,6 +318,11 @@ impl<'a> LineObject<'a> {
             .map(|key| format!("unknown key `{key}` ignored"))
             .collect()
     }
+}
+
+/// "a" or "an" before a line type, for messages.
+fn article(line_type: &str) -> &'static str {
+    if line_type.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 fn json_kind(value: &Json) -> &'static str {

@@ -40,10 +40,10 @@ fn fit(text: &str, delimiter: u8) -> Option<Fit> {
 pub fn detect_delimiter(text: &str) -> u8 {
     let mut best: Option<(Fit, u8)> = None;
     for candidate in DELIMITER_CANDIDATES {
-        if let Some(candidate_fit) = fit(text, candidate) {
-            if best.is_none_or(|(best_fit, _)| candidate_fit > best_fit) {
-                best = Some((candidate_fit, candidate));
-            }
+        if let Some(candidate_fit) = fit(text, candidate)
+            && best.is_none_or(|(best_fit, _)| candidate_fit > best_fit)
+        {
+            best = Some((candidate_fit, candidate));
         }
     }
     best.map_or(b',', |(_, delimiter)| delimiter)
