@@ -215,8 +215,8 @@ impl Country {
         let trimmed = raw.trim();
         let found = match trimmed.len() {
             2 => celes::Country::from_alpha2(trimmed),
-            3 => celes::Country::from_alpha3(trimmed).or_else(|_| celes::Country::from_alias(&squash(trimmed))),
-            _ => celes::Country::from_name(&squash(trimmed)).or_else(|_| celes::Country::from_alias(&squash(trimmed))),
+            3 => celes::Country::from_alpha3(trimmed).or_else(|_| celes::Country::from_alias(squash(trimmed))),
+            _ => celes::Country::from_name(squash(trimmed)).or_else(|_| celes::Country::from_alias(squash(trimmed))),
         };
         let found = found.or_else(|err| match squash(trimmed).as_str() {
             "uk" | "greatbritain" | "england" | "scotland" | "wales" => celes::Country::from_alpha2("GB"),
@@ -237,8 +237,45 @@ impl Country {
         std::str::from_utf8(&self.0).expect("ascii code")
     }
 
+    /// The common English name ("United Kingdom", not celes' formal "The
+    /// United Kingdom Of Great Britain And Northern Ireland").
     pub fn name(&self) -> &'static str {
-        celes::Country::from_alpha2(self.code()).map(|c| c.long_name).unwrap_or("Unknown")
+        let common = match self.code() {
+            "US" => "United States",
+            "GB" => "United Kingdom",
+            "RU" => "Russia",
+            "KR" => "South Korea",
+            "KP" => "North Korea",
+            "IR" => "Iran",
+            "SY" => "Syria",
+            "VN" => "Vietnam",
+            "LA" => "Laos",
+            "BO" => "Bolivia",
+            "VE" => "Venezuela",
+            "TZ" => "Tanzania",
+            "MD" => "Moldova",
+            "TW" => "Taiwan",
+            "CD" => "DR Congo",
+            "CG" => "Congo",
+            "CZ" => "Czechia",
+            "AE" => "United Arab Emirates",
+            "DO" => "Dominican Republic",
+            "PH" => "Philippines",
+            "NL" => "Netherlands",
+            "BS" => "Bahamas",
+            "GM" => "Gambia",
+            "VA" => "Vatican City",
+            "FM" => "Micronesia",
+            "PS" => "Palestine",
+            "BN" => "Brunei",
+            "MK" => "North Macedonia",
+            _ => "",
+        };
+        if !common.is_empty() {
+            return common;
+        }
+        let long = celes::Country::from_alpha2(self.code()).map(|c| c.long_name).unwrap_or("Unknown");
+        long.strip_prefix("The ").unwrap_or(long)
     }
 }
 

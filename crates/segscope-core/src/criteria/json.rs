@@ -254,10 +254,10 @@ fn field_node(object: &Map<String, Value>, path: &str) -> Result<Criteria> {
             .get("values")
             .and_then(Value::as_array)
             .ok_or_else(|| fail(&format!("{path}/values"), "`values` must be an array"))?;
-        if let Some(n) = exact {
-            if list.len() != n {
-                return Err(fail(&format!("{path}/values"), format!("`values` must have exactly {n} entries")));
-            }
+        if let Some(n) = exact
+            && list.len() != n
+        {
+            return Err(fail(&format!("{path}/values"), format!("`values` must have exactly {n} entries")));
         }
         list.iter().enumerate().map(|(i, v)| operand(Some(v), &format!("{path}/values/{i}"))).collect()
     };

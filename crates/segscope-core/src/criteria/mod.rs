@@ -591,11 +591,7 @@ fn validate_op(field: &str, kind: FieldType, op: FieldOp, schema: &dyn Schema) -
             return Err(Error::invalid(format!("the text to look for in `{field}` is empty")));
         }
         op @ (FieldOp::Contains(_) | FieldOp::StartsWith(_) | FieldOp::EndsWith(_)) => {
-            let allowed = match (&op, kind) {
-                (FieldOp::Contains(_), FieldType::TextList) => true,
-                (_, FieldType::Text) => true,
-                _ => false,
-            };
+            let allowed = matches!((&op, kind), (FieldOp::Contains(_), FieldType::TextList) | (_, FieldType::Text));
             if !allowed {
                 return Err(Error::invalid(format!(
                     "`{field}` is {}: contains, starts with and ends with work on text fields (and contains on lists)",

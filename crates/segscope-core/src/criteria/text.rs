@@ -425,16 +425,15 @@ impl<'a> Parser<'a> {
             let window = self.window()?;
             return Ok(Criteria::Performed { event, count, window });
         }
-        if self.is_word("email") {
-            if let Tok::Word(next) = self.peek_at(1) {
-                if let Some(kind) = EmailCondition::parse(&next.to_ascii_lowercase()) {
-                    self.bump();
-                    self.bump();
-                    let count = self.times()?;
-                    let window = self.window()?;
-                    return Ok(Criteria::Email { kind, count, window });
-                }
-            }
+        if self.is_word("email")
+            && let Tok::Word(next) = self.peek_at(1)
+            && let Some(kind) = EmailCondition::parse(&next.to_ascii_lowercase())
+        {
+            self.bump();
+            self.bump();
+            let count = self.times()?;
+            let window = self.window()?;
+            return Ok(Criteria::Email { kind, count, window });
         }
         if self.is_word("member") && self.is_word_at(1, "of") {
             self.bump();

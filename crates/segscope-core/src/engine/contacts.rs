@@ -112,10 +112,10 @@ impl Workspace {
         if items.len() > MAX_BATCH {
             return Err(Error::invalid(format!("a batch has at most {MAX_BATCH} contacts; split the import")));
         }
-        if let Some(list) = list {
-            if !matches!(self.segment(list)?.definition, Definition::Static) {
-                return Err(Error::invalid(format!("segment {list} is not a static list")));
-            }
+        if let Some(list) = list
+            && !matches!(self.segment(list)?.definition, Definition::Static)
+        {
+            return Err(Error::invalid(format!("segment {list} is not a static list")));
         }
         let mut report = UpsertReport::default();
         let mut dirty: BTreeMap<ContactId, Reason> = BTreeMap::new();
@@ -183,15 +183,15 @@ impl Workspace {
                 (id, true)
             }
         };
-        if let Some(email) = email {
-            if let Err(err) = self.set_email(id, email) {
-                warnings.push(err.message);
-            }
+        if let Some(email) = email
+            && let Err(err) = self.set_email(id, email)
+        {
+            warnings.push(err.message);
         }
-        if let Some(external_id) = external_id {
-            if let Err(err) = self.set_external_id(id, external_id) {
-                warnings.push(err.message);
-            }
+        if let Some(external_id) = external_id
+            && let Err(err) = self.set_external_id(id, external_id)
+        {
+            warnings.push(err.message);
         }
         for (name, value) in item.fields {
             if let Err(err) = self.set_field(id, &name, value, now) {
@@ -364,9 +364,8 @@ impl Workspace {
                 Ok(())
             }
             Some(BuiltinField::Unsubscribed) => {
-                match flag(value)? {
-                    Some(true) => self.add_consent(id, ConsentChange::Unsubscribed, now),
-                    Some(false) | None => {}
+                if let Some(true) = flag(value)? {
+                    self.add_consent(id, ConsentChange::Unsubscribed, now)
                 }
                 Ok(())
             }
@@ -388,15 +387,15 @@ impl Workspace {
             self.contacts[id.0 as usize].attributes.remove(name);
             return Ok(());
         };
-        if let Value::Text(text) = &value {
-            if text.chars().count() > 2_000 {
-                return Err(Error::invalid("text attributes are at most 2000 characters"));
-            }
+        if let Value::Text(text) = &value
+            && text.chars().count() > 2_000
+        {
+            return Err(Error::invalid("text attributes are at most 2000 characters"));
         }
-        if let Value::List(items) = &value {
-            if items.len() > 200 || items.iter().any(|i| i.chars().count() > 200) {
-                return Err(Error::invalid("list attributes have at most 200 items of up to 200 characters"));
-            }
+        if let Value::List(items) = &value
+            && (items.len() > 200 || items.iter().any(|i| i.chars().count() > 200))
+        {
+            return Err(Error::invalid("list attributes have at most 200 items of up to 200 characters"));
         }
         let attr_type = match self.attributes.get(name) {
             Some(declared) => *declared,

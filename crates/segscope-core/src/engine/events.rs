@@ -79,25 +79,25 @@ impl Workspace {
         if at < MIN_EVENT_TIME {
             return Err(Error::invalid(format!("timestamp {} is before the year 2000", crate::time::format_instant(at))));
         }
-        if let Subject::Visitor(visitor) = &event.subject {
-            if visitor.trim().is_empty() || visitor.len() > 200 {
-                return Err(Error::invalid("a visitor id must have 1 to 200 characters"));
-            }
+        if let Subject::Visitor(visitor) = &event.subject
+            && (visitor.trim().is_empty() || visitor.len() > 200)
+        {
+            return Err(Error::invalid("a visitor id must have 1 to 200 characters"));
         }
         if let EventBody::Identify(identify) = event.body {
             return self.identify(event.subject, at, identify, now, report, dirty);
         }
-        if let EventBody::PageView(view) = &event.body {
-            if !view.counts() {
-                if view.bot {
-                    report.bot_hits += 1;
-                    self.counters.bot_hits += 1;
-                } else {
-                    report.error_hits += 1;
-                    self.counters.error_hits += 1;
-                }
-                return Ok(None);
+        if let EventBody::PageView(view) = &event.body
+            && !view.counts()
+        {
+            if view.bot {
+                report.bot_hits += 1;
+                self.counters.bot_hits += 1;
+            } else {
+                report.error_hits += 1;
+                self.counters.error_hits += 1;
             }
+            return Ok(None);
         }
         let creates = matches!(event.body, EventBody::PageView(_));
         let id = match self.subject_contact(&event.subject, creates, at, now, report)? {
@@ -198,10 +198,10 @@ impl Workspace {
         if !contact.is_known() && at < contact.created_at && contact.channel == Channel::Tracking {
             contact.created_at = at;
         }
-        if let Some(geo) = view.geo.filter(|g| !g.is_empty()) {
-            if contact.observed_geo.as_ref().is_none_or(|(seen, _)| at >= *seen) {
-                contact.observed_geo = Some((at, geo));
-            }
+        if let Some(geo) = view.geo.filter(|g| !g.is_empty())
+            && contact.observed_geo.as_ref().is_none_or(|(seen, _)| at >= *seen)
+        {
+            contact.observed_geo = Some((at, geo));
         }
     }
 
@@ -305,17 +305,17 @@ impl Workspace {
 
     fn attach_identity(&mut self, id: ContactId, email: Option<Email>, external_id: Option<String>) {
         let contact = &mut self.contacts[id.0 as usize];
-        if let Some(email) = email {
-            if contact.email.is_none() {
-                self.by_email.insert(email.as_str().to_owned(), id);
-                contact.email = Some(email);
-            }
+        if let Some(email) = email
+            && contact.email.is_none()
+        {
+            self.by_email.insert(email.as_str().to_owned(), id);
+            contact.email = Some(email);
         }
-        if let Some(external_id) = external_id {
-            if contact.external_id.is_none() {
-                self.by_external_id.insert(external_id.clone(), id);
-                contact.external_id = Some(external_id);
-            }
+        if let Some(external_id) = external_id
+            && contact.external_id.is_none()
+        {
+            self.by_external_id.insert(external_id.clone(), id);
+            contact.external_id = Some(external_id);
         }
         if contact.identified_at.is_none() {
             contact.identified_at = Some(contact.created_at);

@@ -399,13 +399,13 @@ impl Workspace {
             }
             _ => {}
         }
-        if let Definition::Dynamic(criteria) = &definition {
-            if let Some(path) = self.cycle_through(id, &criteria.references()) {
-                let names: Vec<String> = path.iter().map(|s| format!("\"{}\"", self.segments[s].name)).collect();
-                return Err(
-                    Error::invalid(format!("segment references would form a cycle: {}", names.join(" → "))).in_field("criteria")
-                );
-            }
+        if let Definition::Dynamic(criteria) = &definition
+            && let Some(path) = self.cycle_through(id, &criteria.references())
+        {
+            let names: Vec<String> = path.iter().map(|s| format!("\"{}\"", self.segments[s].name)).collect();
+            return Err(
+                Error::invalid(format!("segment references would form a cycle: {}", names.join(" → "))).in_field("criteria")
+            );
         }
         let criteria_changed = existing.definition != definition;
         let segment = self.segments.get_mut(&id).expect("checked");
