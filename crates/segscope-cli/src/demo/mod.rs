@@ -1,0 +1,152 @@
+//! `segscope demo`: builds the demo workspace — a year of a small SaaS
+//! company's marketing data, real third-party files plus seeded generated
+//! data — through the same doors a user would use (commands, the CSV
+//! importer), so the demo exercises the real code paths.
+
+pub mod generate;
+
+use anyhow::{Context, Result, anyhow, bail};
+use segscope_core::backend::Backend;
+use segscope_core::engine::{Command, ContactRef, Definition, Reason, SegmentSpec};
+use segscope_core::ids::WorkspaceId;
+use segscope_core::model::{AutomationKind, AutomationSpec, Channel, Settings, Status};
+use segscope_core::time::{Secs, Tz};
+use segscope_ingest::{CsvImportOptions, ImportReport, apply_contact_import, parse_contacts_csv};
+
+use generate::Step;
+
+/// The demo's workspace id.
+pub const DEMO_WORKSPACE: &str = "demo";
+/// The demo's time zone.
+pub const DEMO_TIME_ZONE: &str = "Europe/Paris";
+/// Days of history the demo simulates, ending today.
+pub const DEMO_DAYS: i64 = 365;
+
+const SPLINK_CSV: &[u8] = include_bytes!("../../demo-data/splink-fake-1000.csv");
+
+/// What the demo build did, for the console.
+#[derive(Debug)]
+pub struct DemoReport {
+    pub steps: usize,
+    pub csv: ImportReport,
+}
+
+/// Builds the demo workspace into `backend`, as of `now`.
+pub fn build(backend: &dyn Backend, now: Secs, seed: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoReport> {
+    let workspace = WorkspaceId::parse(DEMO_WORKSPACE).map_err(|e| anyhow!(e))?;
+    let tz = Tz::parse(DEMO_TIME_ZONE).map_err(|e| anyhow!(e))?;
+    let steps = generate::plan(seed, now, &tz, DEMO_DAYS);
+    let start = steps.iter().find_map(step_time).unwrap_or(now) - 3_600;
+    backend
+        .create_workspace(&workspace, Settings { time_zone: DEMO_TIME_ZONE.to_owned(), ..Settings::default() }, start)
+        .map_err(|e| anyhow!(e))
+        .context("creating the demo workspace")?;
+    let mut csv = None;
+    let total = steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        run_step(backend, &workspace, step, &mut csv).with_context(|| format!("demo step {i}"))?;
+        progress(i + 1, total);
+    }
+    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))? })
+}
+
+fn step_time(step: &Step) -> Option<Secs> {
+    Some(match step {
+        Step::Apply { now, .. }
+        | Step::Segment { now, .. }
+        | Step::StaticList { now, .. }
+        | Step::Automation { now, .. }
+        | Step::RealContactsCsv { now } => *now,
+    })
+}
+
+fn apply(backend: &dyn Backend, workspace: &WorkspaceId, command: Command, now: Secs) -> Result<segscope_core::engine::Outcome> {
+    backend.apply(workspace, command, now).map_err(|e| anyhow!(e))
+}
+
+fn run_step(backend: &dyn Backend, workspace: &WorkspaceId, step: Step, csv: &mut Option<ImportReport>) -> Result<()> {
+    match step {
+        Step::Apply { now, command } => {
+            apply(backend, workspace, command, now)?;
+        }
+        Step::Segment { now, name, description, criteria } => {
+            let schema = backend.schema(workspace).map_err(|e| anyhow!(e))?;
+            let criteria = schema.parse_text(criteria).map_err(|e| anyhow!("segment {name}: {e}"))?;
+            let spec = SegmentSpec {
+                name: name.to_owned(),
+                description: description.to_owned(),
+                definition: Definition::Dynamic(criteria),
+            };
+            apply(backend, workspace, Command::CreateSegment(spec), now)?;
+        }
+        Step::StaticList { now, name, description, members } => {
+            let spec = SegmentSpec { name: name.to_owned(), description: description.to_owned(), definition: Definition::Static };
+            let segscope_core::engine::Outcome::SegmentSaved(list) =
+                apply(backend, workspace, Command::CreateSegment(spec), now)?
+            else {
+                bail!("creating list {name} did not return its id");
+            };
+            let contacts = members.into_iter().map(ContactRef::Email).collect();
+            apply(backend, workspace, Command::AddToList { list, contacts, reason: Reason::Manual }, now)?;
+        }
+        Step::Automation { now, journey, name, status, kind, segments } => {
+            let schema = backend.schema(workspace).map_err(|e| anyhow!(e))?;
+            let segment_ids = segments
+                .iter()
+                .map(|wanted| {
+                    schema
+                        .segments
+                        .iter()
+                        .find(|(_, n)| n == wanted)
+                        .map(|(id, _)| *id)
+                        .ok_or_else(|| anyhow!("no segment {wanted}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let spec = AutomationSpec {
+                name: name.to_owned(),
+                status: Status::parse(status).ok_or_else(|| anyhow!("bad status {status}"))?,
+                subtype: kind.to_owned(),
+                segment_ids,
+            };
+            let kind = if journey { AutomationKind::Journey } else { AutomationKind::Campaign };
+            apply(backend, workspace, Command::CreateAutomation { kind, spec }, now)?;
+        }
+        Step::RealContactsCsv { now } => {
+            let spec = SegmentSpec {
+                name: "Legacy CRM import".to_owned(),
+                description: "Contacts imported from the old CRM export (the real splink fake_1000 file, duplicates and broken emails included)."
+                    .to_owned(),
+                definition: Definition::Static,
+            };
+            let segscope_core::engine::Outcome::SegmentSaved(list) =
+                apply(backend, workspace, Command::CreateSegment(spec), now)?
+            else {
+                bail!("creating the import list did not return its id");
+            };
+            let schema = backend.schema(workspace).map_err(|e| anyhow!(e))?;
+            let options = CsvImportOptions {
+                ignore_columns: vec!["unique_id".into(), "cluster".into()],
+                column_types: vec![("dob".into(), "date".into())],
+                ..CsvImportOptions::default()
+            };
+            let parsed = parse_contacts_csv(SPLINK_CSV, &options, &schema).context("parsing the bundled splink CSV")?;
+            let report = apply_contact_import(
+                parsed,
+                segscope_ingest::DEFAULT_BATCH_SIZE,
+                |contacts| match backend.apply(
+                    workspace,
+                    Command::UpsertContacts { contacts, channel: Channel::Import, list: Some(list) },
+                    now,
+                ) {
+                    Ok(segscope_core::engine::Outcome::Upserted(report)) => Ok(report),
+                    Ok(other) => Err(segscope_core::Error::internal(format!("unexpected outcome {other:?}"))),
+                    Err(err) => Err(err),
+                },
+                |_| {},
+            )
+            .map_err(|e| anyhow!("importing the bundled splink CSV: {e}"))?;
+            *csv = Some(report);
+        }
+    }
+    Ok(())
+}
