@@ -14,15 +14,21 @@
 //! record or line changes nothing; a file with zero valid rows is an error,
 //! never "success, 0 imported".
 
+pub mod access_log;
 pub mod csv_contacts;
 pub mod dates;
 pub mod decode;
 pub mod driver;
+pub mod esp_webhook;
 pub mod ndjson;
 pub mod values;
 
 use std::fmt;
 
+pub use access_log::{
+    AccessLogError, AccessLogHit, AccessLogImport, AccessLogOptions, BotDetector, SkipReason, parse_access_log, simple_bot_check,
+    visitor_key,
+};
 pub use csv_contacts::mapping::{
     ColumnMapping, ColumnTarget, ContactField, IgnoreReason, MappedColumn, MappingOrigin, TypeOrigin,
 };
@@ -32,6 +38,11 @@ pub use csv_contacts::{
 };
 pub use decode::{DecodeError, DecodedText, decode_text};
 pub use driver::{ApplyError, ImportProgress, ImportReport, NdjsonImportReport, apply_contact_import, apply_ndjson_import};
+pub use esp_webhook::{
+    Provider, SignatureError, SnsEnvelope, WebhookAction, WebhookBatch, WebhookError, WebhookEvent, WebhookOptions,
+    parse_webhook, parse_webhook_dump, validate_signing_cert_url, verify_mailgun_signature, verify_sendgrid_signature,
+    verify_sns_signature,
+};
 pub use ndjson::{
     LineProblem, NdjsonBatch, NdjsonImport, NdjsonImportError, NdjsonImportOptions, NdjsonItem, NdjsonPayload, parse_ndjson,
 };
