@@ -256,7 +256,11 @@ pub fn classify_bounce(reply: &str) -> BounceClass {
         .split(|c: char| !c.is_ascii_digit())
         .find(|token| token.len() == 3 && matches!(token.as_bytes()[0], b'4' | b'5'))
         .map(|token| token.as_bytes()[0]);
-    if SENDER_BLOCK_WORDS.iter().any(|w| lowered.contains(w)) {
+    // `5.1.x` (addressing status: bad mailbox, bad domain) blames the
+    // recipient's address whatever the words around it ("user unknown
+    // (blacklisted address)" is an address on a suppression list).
+    let address_status = matches!(enhanced.as_ref().map(|(a, b, _)| (a.as_str(), b.as_str())), Some(("5", "1")));
+    if !address_status && SENDER_BLOCK_WORDS.iter().any(|w| lowered.contains(w)) {
         return BounceClass::Block;
     }
     match enhanced.as_ref().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())) {
@@ -296,5 +300,7 @@ mod tests {
         assert_eq!(classify_bounce("554 rejected: IP listed at zen.spamhaus.org"), BounceClass::Block);
         assert_eq!(classify_bounce("550 Requested action not taken: mailbox unavailable"), BounceClass::Hard);
         assert_eq!(classify_bounce("something odd happened"), BounceClass::Soft);
+        // An address on a suppression list is the recipient's fault (SES mailbox simulator).
+        assert_eq!(classify_bounce("550 5.1.1 user unknown ( blacklisted address: x@example.com )"), BounceClass::Hard);
     }
 }
