@@ -228,8 +228,19 @@ const SENDER_BLOCK_WORDS: &[&str] = &[
 ];
 
 /// Words in a reply that show it is an automatic answer, not a bounce.
-const AUTO_REPLY_WORDS: &[&str] =
-    &["out of office", "out of the office", "auto-reply", "autoreply", "automatic reply", "vacation", "away from"];
+const AUTO_REPLY_WORDS: &[&str] = &[
+    "out of office",
+    "out of the office",
+    "auto-reply",
+    "autoreply",
+    "auto reply",
+    "automatic reply",
+    "auto-response",
+    "auto response",
+    "autoresponse",
+    "vacation",
+    "away from",
+];
 
 /// Classifies a delivery failure from its SMTP reply: the reply code
 /// (`550`), the enhanced status code (`5.1.1`) and the diagnostic text, in
@@ -302,5 +313,13 @@ mod tests {
         assert_eq!(classify_bounce("something odd happened"), BounceClass::Soft);
         // An address on a suppression list is the recipient's fault (SES mailbox simulator).
         assert_eq!(classify_bounce("550 5.1.1 user unknown ( blacklisted address: x@example.com )"), BounceClass::Hard);
+    }
+
+    #[test]
+    fn auto_replies_by_subject() {
+        // Apple's vacation answers say "Auto reply:" (sisimai rfc3834-03).
+        assert!(is_auto_reply("Auto reply: Nyaan"));
+        assert!(is_auto_reply("Automatic reply: hello"));
+        assert!(!is_auto_reply("Undelivered Mail Returned to Sender"));
     }
 }

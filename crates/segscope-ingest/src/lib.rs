@@ -15,6 +15,7 @@
 //! never "success, 0 imported".
 
 pub mod access_log;
+pub mod bounce_mail;
 pub mod csv_contacts;
 pub mod dates;
 pub mod decode;
@@ -28,6 +29,10 @@ use std::fmt;
 pub use access_log::{
     AccessLogError, AccessLogHit, AccessLogImport, AccessLogOptions, BotDetector, SkipReason, parse_access_log, simple_bot_check,
     visitor_key,
+};
+pub use bounce_mail::{
+    BounceMailError, BounceMailImport, BounceMessage, BounceRecipient, MailClass, MessageFormat, parse_bounce_mailbox,
+    parse_bounce_message, split_mbox,
 };
 pub use csv_contacts::mapping::{
     ColumnMapping, ColumnTarget, ContactField, IgnoreReason, MappedColumn, MappingOrigin, TypeOrigin,
