@@ -22,6 +22,7 @@ pub mod model;
 pub mod session;
 pub mod subscription;
 pub mod summary;
+mod summary_rows;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

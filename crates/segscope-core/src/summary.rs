@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::esp::Provider;
 use crate::ids::SegmentId;
 use crate::model::{Automation, AutomationKind, Channel, Country, Source};
-use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus};
+use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus, reachability, subscription_status};
+use crate::summary_rows::{NONE, Row};
 use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, bucket_of, buckets};
 
 /// Which contacts of the segment a summary covers.
@@ -219,51 +220,82 @@ impl Workspace {
         let range = request.range;
         let engaged_since = self.engaged_since(now);
 
+        // The rows are brought up to date under the cache's lock, which is
+        // held for the whole pass (see `summary_rows` for why a lock).
+        let mut cache = self.summary_rows.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.update(&self.contacts, range.from, range.to);
+        let rows = &cache.rows;
+        let names = &cache.names;
+
         let (mut known_acc, mut anon_acc) = (GroupAcc::default(), GroupAcc::default());
         let mut reach = [0u64; 5];
         let mut statuses = [0u64; 9];
         let (mut opted_in, mut bounced, mut unsubscribed) = (0u64, 0u64, 0u64);
-        let mut stages: BTreeMap<Option<&str>, u64> = BTreeMap::new();
         let mut channels = [0u64; 6];
         let mut sources = [0u64; 8];
         let mut providers = [0u64; 13];
-        let mut countries: BTreeMap<Option<Country>, u64> = BTreeMap::new();
-        let mut regions: BTreeMap<Option<&str>, u64> = BTreeMap::new();
-        let mut cities: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+        // Counts by interned id; the last slot is "none".
+        let n_strings = names.strings.len();
+        let slot = |id: u32| if id == NONE { n_strings } else { id as usize };
+        let mut stage_counts = vec![0u64; n_strings + 1];
+        let mut country_counts = vec![0u64; names.countries.len() + 1];
+        let drill_country: Option<u16> =
+            request.country.and_then(|wanted| names.countries.iter().position(|c| *c == wanted)).map(|i| i as u16);
+        let region_wanted: Vec<bool> = match &request.region {
+            Some(wanted) => names.strings.iter().map(|s| s.eq_ignore_ascii_case(wanted)).collect(),
+            None => Vec::new(),
+        };
+        let mut region_counts = vec![0u64; if drill_country.is_some() { n_strings + 1 } else { 0 }];
+        let mut city_counts = vec![0u64; region_counts.len()];
         let mut drill_base = 0u64;
 
         for id in &members {
-            let contact = &self.contacts[id as usize];
-            let in_range = contact.sessions_between(range.from, range.to);
-            let acc = if contact.is_known() { &mut known_acc } else { &mut anon_acc };
+            let row = &rows[id as usize];
+            let acc = if row.known { &mut known_acc } else { &mut anon_acc };
             acc.members += 1;
-            acc.sessions += in_range.len() as u64;
-            acc.duration += in_range.iter().map(|s| s.duration()).sum::<i64>();
-            acc.bounces += in_range.iter().filter(|s| s.is_bounce()).count() as u64;
-            acc.active += u64::from(!in_range.is_empty());
-            reach[contact.reachability(engaged_since).index()] += 1;
-            statuses[contact.status().index()] += 1;
-            opted_in += u64::from(contact.flags.has(EmailFlags::OPTED_IN));
-            bounced += u64::from(contact.flags.has(EmailFlags::BOUNCED));
-            unsubscribed += u64::from(contact.flags.has(EmailFlags::UNSUBSCRIBED));
-            *stages.entry(contact.stage.as_deref()).or_default() += 1;
-            channels[contact.channel.index()] += 1;
-            sources[contact.source().map_or(7, |s| s.index())] += 1;
-            providers[contact.provider.index()] += 1;
-            let geo = contact.geo();
-            *countries.entry(geo.country).or_default() += 1;
-            if request.country.is_some() && geo.country == request.country {
+            acc.sessions += u64::from(row.sessions);
+            acc.duration += row.duration;
+            acc.bounces += u64::from(row.bounces);
+            acc.active += u64::from(row.sessions > 0);
+            let last_engaged = (row.last_engaged != Secs::MIN).then_some(row.last_engaged);
+            reach[reachability(row.has_email, row.flags, last_engaged, engaged_since).index()] += 1;
+            statuses[subscription_status(row.has_email, row.flags).index()] += 1;
+            opted_in += u64::from(row.flags.has(EmailFlags::OPTED_IN));
+            bounced += u64::from(row.flags.has(EmailFlags::BOUNCED));
+            unsubscribed += u64::from(row.flags.has(EmailFlags::UNSUBSCRIBED));
+            stage_counts[slot(row.stage)] += 1;
+            channels[usize::from(row.channel)] += 1;
+            sources[usize::from(row.source)] += 1;
+            providers[usize::from(row.provider)] += 1;
+            let country_slot = if row.country == u16::MAX { names.countries.len() } else { usize::from(row.country) };
+            country_counts[country_slot] += 1;
+            if drill_country.is_some_and(|c| c == row.country) {
                 drill_base += 1;
-                *regions.entry(geo.region.as_deref()).or_default() += 1;
-                let in_region = match &request.region {
-                    Some(wanted) => geo.region.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(wanted)),
-                    None => true,
-                };
+                region_counts[slot(row.region)] += 1;
+                let in_region = request.region.is_none() || (row.region != NONE && region_wanted[row.region as usize]);
                 if in_region {
-                    *cities.entry(geo.city.as_deref()).or_default() += 1;
+                    city_counts[slot(row.city)] += 1;
                 }
             }
         }
+        // Back to named maps (few entries): the ordering code below is shared.
+        let by_name = |counts: &[u64]| -> BTreeMap<Option<&str>, u64> {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (names.strings.get(i).map(String::as_str), *n))
+                .collect()
+        };
+        let mut stages = by_name(&stage_counts);
+        let regions = by_name(&region_counts);
+        let cities = by_name(&city_counts);
+        let countries: BTreeMap<Option<Country>, u64> = country_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (names.countries.get(i).copied(), *n))
+            .collect();
 
         let known = known_acc.members;
         let anonymous = anon_acc.members;
@@ -280,7 +312,7 @@ impl Workspace {
             bounce_rate: ratio(bounces as f64, sessions),
         };
 
-        let growth = self.growth(segment_id, request, base)?;
+        let growth = self.growth(segment_id, request, base, rows)?;
 
         let refs = |kind: AutomationKind| -> Vec<AutomationRef> {
             self.automations_referencing(segment_id, kind).into_iter().map(automation_ref).collect()
@@ -352,7 +384,7 @@ impl Workspace {
     }
 
     /// Growth of the current epoch of a segment's log in the request's view.
-    fn growth(&self, segment_id: SegmentId, request: &SummaryRequest, current: u64) -> Result<Growth> {
+    fn growth(&self, segment_id: SegmentId, request: &SummaryRequest, current: u64, rows: &[Row]) -> Result<Growth> {
         let segment = self.segment(segment_id)?;
         let range = request.range;
         let buckets: Vec<Bucket> = buckets(range, &request.tz, request.granularity)?;
@@ -364,7 +396,7 @@ impl Workspace {
         // Every change at or after the range start: (time, +1 / -1).
         let mut changes: Vec<(Secs, i64)> = Vec::new();
         for contact in &segment.log.backfill {
-            let created = self.contacts[contact as usize].created_at;
+            let created = rows[contact as usize].created_at;
             if created >= range.from && in_view(contact) {
                 changes.push((created, 1));
             }

@@ -366,8 +366,14 @@ proptest! {
         queries in prop::collection::vec((prop::sample::select(ZONES.to_vec()), 0..20i64, 1..40i64, prop::sample::select(vec![Granularity::Day, Granularity::Week, Granularity::Month])), 1..4),
     ) {
         let mut scenario = Scenario::new(zone, threshold);
-        for step in &steps {
+        for (i, step) in steps.iter().enumerate() {
             scenario.run(step)?;
+            // Summaries between changes exercise the summary's incremental
+            // per-contact rows (dirty contacts re-derived, range changes).
+            if i % 4 == 3 {
+                let id = SegmentId((i / 4 % scenario.segments) as u32);
+                scenario.compare_summary(id, zone, (i % 3) as i64, 30, Granularity::Day)?;
+            }
         }
         for (i, (zone, back, length, granularity)) in queries.into_iter().enumerate() {
             let id = SegmentId((i % scenario.segments) as u32);

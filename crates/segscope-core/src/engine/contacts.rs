@@ -93,6 +93,7 @@ impl Workspace {
     pub(crate) fn refresh_contact(&mut self, id: ContactId) {
         let mx = &self.mx;
         let lookup = |domain: &str| mx.get(domain).cloned();
+        self.summary_rows.get_mut().mark(id.0);
         let contact = &mut self.contacts[id.0 as usize];
         contact.refresh(&self.settings.sessions, self.settings.soft_bounce_threshold, &self.tz, &lookup);
         if contact.is_known() {

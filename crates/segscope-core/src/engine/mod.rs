@@ -206,6 +206,9 @@ pub struct Workspace {
     /// Time-dependent segments are evaluated as of this local day.
     pub(crate) evaluated_day: Date,
     pub(crate) counters: Counters,
+    /// The summary's per-contact rows: derived, rebuilt after a load.
+    #[serde(skip)]
+    pub(crate) summary_rows: crate::summary_rows::RowCache,
 }
 
 impl Workspace {
@@ -235,6 +238,7 @@ impl Workspace {
             clock: now,
             evaluated_day,
             counters: Counters::default(),
+            summary_rows: crate::summary_rows::RowCache::new(),
         };
         workspace.create_all_contacts_segment(now);
         Ok(workspace)
@@ -392,6 +396,7 @@ impl Workspace {
             || settings.soft_bounce_threshold != self.settings.soft_bounce_threshold;
         self.settings = settings;
         self.tz = tz;
+        self.summary_rows.get_mut().mark_all();
         self.evaluated_day = self.tz.local_date(now);
         if recompute {
             let ids: Vec<ContactId> = self.alive.iter().map(ContactId).collect();

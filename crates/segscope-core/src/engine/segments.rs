@@ -219,6 +219,10 @@ impl Workspace {
         if dirty.is_empty() {
             return;
         }
+        let rows = self.summary_rows.get_mut();
+        for id in dirty.keys() {
+            rows.mark(id.0);
+        }
         let order = self.topo_order.clone();
         for segment in order {
             let changes: Vec<(ContactId, bool, Reason)> = {
@@ -269,6 +273,7 @@ impl Workspace {
     }
 
     pub(crate) fn remove_from_all_segments(&mut self, contact: ContactId, at: Secs, reason: Reason) {
+        self.summary_rows.get_mut().mark(contact.0);
         let holding: Vec<SegmentId> = self.segments.values().filter(|s| s.members.contains(contact.0)).map(|s| s.id).collect();
         for segment in holding {
             self.log(segment, contact, false, at, reason);
