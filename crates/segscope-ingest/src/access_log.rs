@@ -3,7 +3,7 @@
 //! gzip-compressed (detected by its magic bytes, never by the file name).
 //!
 //! A line becomes a page view only when a person plausibly looked at a page:
-//! a GET or HEAD of a non-asset path answered 2xx or 304, by a client that is
+//! a GET of a non-asset path answered 2xx or 304, by a client that is
 //! not a bot. Every other well-formed line is counted under its
 //! [`SkipReason`]; every malformed line is a [`LineProblem`] with its line
 //! number. Lines may be in any order: the core orders events by time.
@@ -117,7 +117,8 @@ pub fn simple_bot_check(user_agent: &str) -> bool {
 pub enum SkipReason {
     /// The request was `-` or not `METHOD target PROTOCOL` (probes, timeouts).
     NoRequest,
-    /// Not GET or HEAD.
+    /// Not GET: HEAD comes from uptime checkers and link validators, which
+    /// fetch no page for anybody to read (field case F15).
     Method,
     /// 1xx, 4xx or 5xx.
     ErrorStatus,
@@ -618,7 +619,7 @@ fn page_view_of(
     if !method.bytes().all(|b| b.is_ascii_uppercase()) || !(target.starts_with('/') || target.contains("://")) {
         return Err(SkipReason::NoRequest);
     }
-    if method != "GET" && method != "HEAD" {
+    if method != "GET" {
         return Err(SkipReason::Method);
     }
     match parsed.status {
@@ -705,7 +706,7 @@ mod tests {
             format!(r#"1.1.1.1 - - [10/Feb/2012:16:42:07 +0000] "GET /a/logo.PNG?v=2 HTTP/1.1" 200 1 "-" "{CHROME}""#),
             r#"1.1.1.1 - - [10/Feb/2012:16:42:07 +0000] "GET / HTTP/1.1" 200 1 "-" "Googlebot/2.1""#.to_owned(),
             r#"1.1.1.1 - - [10/Feb/2012:16:42:07 +0000] "-" 408 0 "-" "-""#.to_owned(),
-            format!(r#"1.1.1.1 - - [10/Feb/2012:16:42:07 +0000] "HEAD /cached HTTP/1.1" 304 0 "-" "{CHROME}""#),
+            format!(r#"1.1.1.1 - - [10/Feb/2012:16:42:07 +0000] "GET /cached HTTP/1.1" 304 0 "-" "{CHROME}""#),
             "garbage".to_owned(),
         ];
         let import = parse(&lines.join("\n"));

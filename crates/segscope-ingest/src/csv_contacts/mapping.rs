@@ -496,16 +496,16 @@ pub(crate) fn map_columns(
                 }
             }
         };
-        if let Some(declared) = schema.attributes.get(&name) {
-            if *declared != attr_type {
-                return Err(CsvImportError::BadOption {
-                    option: "--type",
-                    message: format!(
-                        "attribute `{name}` is declared as {} in this workspace and its type cannot change; drop --type {key}={raw_type} or map the column to a new attribute",
-                        declared.key()
-                    ),
-                });
-            }
+        if let Some(declared) = schema.attributes.get(&name)
+            && *declared != attr_type
+        {
+            return Err(CsvImportError::BadOption {
+                option: "--type",
+                message: format!(
+                    "attribute `{name}` is declared as {} in this workspace and its type cannot change; drop --type {key}={raw_type} or map the column to a new attribute",
+                    declared.key()
+                ),
+            });
         }
         requested_types.insert(name, attr_type);
     }
