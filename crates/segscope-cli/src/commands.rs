@@ -16,8 +16,8 @@ use segscope_store::{Store, StoreOptions};
 
 use crate::output;
 use crate::{
-    AutomationArgs, AutomationCommand, AutomationEditArgs, Cli, Command, CsvArgs, ImportCommand, NdjsonArgs, SegmentCommand,
-    SummaryArgs, WorkspaceCommand,
+    AutomationArgs, AutomationCommand, AutomationEditArgs, Cli, Command, CsvArgs, ImportCommand, LogArgs, NdjsonArgs,
+    SegmentCommand, SummaryArgs, WorkspaceCommand,
 };
 
 /// A mistake in how the command was called that clap cannot see.
@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => crate::serve_command(&cli, &args.bind, None),
         Command::Import(ImportCommand::Contacts(args)) => import_contacts(&cli, args),
         Command::Import(ImportCommand::Events(args)) => import_events(&cli, args),
+        Command::Import(ImportCommand::Log(args)) => import_log(&cli, args),
         Command::Segment(action) => segment(&cli, action),
         Command::Summary(args) => summary(&cli, args),
         Command::Contact(args) => contact(&cli, &args.contact),
@@ -225,9 +226,14 @@ fn import_events(cli: &Cli, args: &NdjsonArgs) -> Result<()> {
     );
     bar.finish_and_clear();
     let report = result.map_err(|e| usage(format!("{e}")))?;
+    print_event_report(&args.file, &report);
+    Ok(())
+}
+
+fn print_event_report(file: &Path, report: &segscope_ingest::NdjsonImportReport) {
     println!(
         "imported {}: {} events, {} contacts created, {} updated, {} created by events, {} merges, {} bot hits, {} error hits, {} lines skipped",
-        args.file.display(),
+        file.display(),
         output::count(report.events_accepted as u64),
         output::count(report.contacts_created as u64),
         output::count(report.contacts_updated as u64),
@@ -240,6 +246,92 @@ fn import_events(cli: &Cli, args: &NdjsonArgs) -> Result<()> {
     for problem in &report.problems {
         println!("  {problem}");
     }
+}
+
+/// Reads an access log into page views: bots by the uap-core + crawler-list
+/// classifier, geography from `--geoip` when given, visitor keys derived
+/// from IP + user agent (salted) when there is no cookie.
+pub fn parse_log(
+    bytes: &[u8],
+    options: &segscope_ingest::AccessLogOptions,
+    geoip: Option<&segscope_enrich::GeoIp>,
+) -> Result<segscope_ingest::AccessLogImport> {
+    let parser = segscope_enrich::UserAgentParser::shared();
+    let is_bot = |ua: &str| parser.is_bot(ua);
+    let mut import = segscope_ingest::parse_access_log(bytes, options, &is_bot)?;
+    if let Some(geoip) = geoip {
+        for hit in &mut import.hits {
+            if let Some(ip) = hit.ip {
+                let geo = geoip.lookup(ip);
+                if !geo.is_empty() {
+                    hit.page_view_mut().geo = Some(geo);
+                }
+            }
+        }
+    }
+    for hit in &mut import.hits {
+        hit.ip = None;
+    }
+    Ok(import)
+}
+
+fn print_log_summary(import: &segscope_ingest::AccessLogImport) {
+    let skipped: Vec<String> = segscope_ingest::SkipReason::ALL
+        .iter()
+        .filter(|r| import.skipped.get(**r) > 0)
+        .map(|r| format!("{} {}", output::count(import.skipped.get(*r) as u64), r.key().replace('_', " ")))
+        .collect();
+    println!(
+        "read {} lines{}: {} page views, {} not page views ({}), {} malformed",
+        output::count(import.n_lines as u64),
+        if import.was_gzip { " (gzip)" } else { "" },
+        output::count(import.hits.len() as u64),
+        output::count(import.skipped.total() as u64),
+        if skipped.is_empty() { "none".to_owned() } else { skipped.join(", ") },
+        output::count(import.problems.iter().filter(|p| p.severity == segscope_ingest::ProblemSeverity::Rejected).count() as u64),
+    );
+    if let Some(truncated) = &import.truncated {
+        println!("  warning: {} (kept the {} complete lines before the cut)", truncated.message, truncated.lines_read);
+    }
+}
+
+fn import_log(cli: &Cli, args: &LogArgs) -> Result<()> {
+    let bytes = read_file(&args.file)?;
+    let store = if args.dry_run { open_read(&cli.data)? } else { open_write(&cli.data)? };
+    let workspace = workspace_id(cli, &store)?;
+    let geoip = args
+        .geoip
+        .as_deref()
+        .map(|path| segscope_enrich::GeoIp::open(path).map_err(|e| usage(format!("--geoip {}: {e}", path.display()))))
+        .transpose()?;
+    let options = segscope_ingest::AccessLogOptions {
+        visitor_key_salt: args.salt.clone().unwrap_or_else(|| workspace.to_string()),
+        visitor_cookie: args.cookie.clone(),
+        url_prefix: args.site.clone(),
+        ..Default::default()
+    };
+    let import = parse_log(&bytes, &options, geoip.as_ref()).with_context(|| format!("cannot import {}", args.file.display()))?;
+    print_log_summary(&import);
+    if args.dry_run {
+        for problem in &import.problems {
+            println!("  {problem}");
+        }
+        println!("dry run: nothing was changed");
+        return Ok(());
+    }
+    let import = import.into_event_import();
+    let bar = progress_bar(import.items.len() as u64, "importing page views");
+    let now = now();
+    let result = segscope_ingest::apply_ndjson_import(
+        import,
+        Channel::Tracking,
+        segscope_ingest::DEFAULT_BATCH_SIZE,
+        |command| store.apply(&workspace, command, now),
+        |progress| bar.set_position(progress.items_done as u64),
+    );
+    bar.finish_and_clear();
+    let report = result.map_err(|e| usage(format!("{e}")))?;
+    print_event_report(&args.file, &report);
     Ok(())
 }
 

@@ -88,6 +88,29 @@ pub enum ImportCommand {
     Contacts(CsvArgs),
     /// Contacts and events from an NDJSON file (docs/ndjson.md).
     Events(NdjsonArgs),
+    /// Page views from an Apache / Nginx access log, combined or common format, plain or .gz (docs/ingestion.md).
+    Log(LogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The log file (plain or gzip).
+    pub file: PathBuf,
+    /// The site's origin, put before each path, e.g. `https://www.example.com`.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// A MaxMind-format .mmdb database for IP → country / region / city (raw IPs are never stored).
+    #[arg(long, env = "SEGSCOPE_GEOIP")]
+    pub geoip: Option<PathBuf>,
+    /// Name of the visitor cookie, when the log has a cookie column after the user agent.
+    #[arg(long)]
+    pub cookie: Option<String>,
+    /// Secret mixed into visitor keys derived from IP + user agent (default: the workspace id).
+    #[arg(long, env = "SEGSCOPE_VISITOR_SALT")]
+    pub salt: Option<String>,
+    /// Parse and report, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +315,7 @@ pub enum WorkspaceCommand {
 }
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEGSCOPE_LOG").unwrap_or_else(|_| "warn".into()))
@@ -304,6 +328,25 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// `segscope summary … | head` closes our stdout early; Rust's `println!`
+/// then panics. Like other Unix tools, stop quietly instead (exit 141, as a
+/// shell reports SIGPIPE). Any other panic keeps the default report.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// Exit codes, after sysexits(3): 65 the input is wrong, 66 something named
@@ -326,6 +369,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<segscope_ingest::CsvImportError>().is_some()
             || cause.downcast_ref::<segscope_ingest::NdjsonImportError>().is_some()
+            || cause.downcast_ref::<segscope_ingest::AccessLogError>().is_some()
         {
             return 65;
         }

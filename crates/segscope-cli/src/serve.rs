@@ -133,13 +133,16 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
     bar.finish_and_clear();
     store.checkpoint().context("checkpointing the demo")?;
     eprintln!(
-        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported).",
+        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported); the real access log's {} lines gave {} page views from {} visitors.",
         started.elapsed().as_secs_f64(),
         report.steps,
         report.csv.created,
         report.csv.updated,
         report.csv.skipped,
-        report.csv.problems.len()
+        report.csv.problems.len(),
+        crate::output::count(report.log_lines as u64),
+        crate::output::count(report.log.events_accepted as u64),
+        crate::output::count(report.log.contacts_created_by_events as u64),
     );
     Ok(())
 }

@@ -201,3 +201,115 @@ fn the_demo_builds_and_is_consistent() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
+
+fn shared_data(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(relative);
+    assert!(path.exists(), "{} is missing: the tests read real inputs from ../shared/data beside the checkout", path.display());
+    path
+}
+
+#[test]
+fn a_real_access_log_imports_every_line_or_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["workspace", "create", "site"]);
+    let log = shared_data("elastic-examples-apache-logs/apache_logs.log");
+    let out = ok(&data, &["import", "log", log.to_str().unwrap(), "--site", "https://www.semicomplete.com"]);
+    eprintln!("figure: elastic access log: {}", out.lines().next().unwrap_or(""));
+    assert!(out.contains("read 10,000 lines: 2,221 page views"), "{out}");
+    assert!(out.contains("0 malformed"), "{out}");
+    assert!(out.contains("982 created by events"), "{out}");
+
+    // A truncated gzip keeps the complete lines before the cut and says so.
+    let full = std::fs::read(&log).unwrap();
+    let mut encoder = flate2_free_gzip(&full[..200_000]);
+    encoder.truncate(encoder.len() / 2);
+    let cut = write_bytes(dir.path(), "cut.log.gz", &encoder);
+    let out = segscope(&data, &["import", "log", cut.to_str().unwrap(), "--dry-run"]);
+    assert!(out.code == 0 || out.code == 65, "{}{}", out.stdout, out.stderr);
+    assert!(format!("{}{}", out.stdout, out.stderr).contains("gzip"), "{}{}", out.stdout, out.stderr);
+
+    // Binary garbage is an error that names the problem, and changes nothing.
+    let junk = write_bytes(dir.path(), "junk.log", &(0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>());
+    let out = segscope(&data, &["import", "log", junk.to_str().unwrap()]);
+    assert_eq!(out.code, 65, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("nothing to import"), "{}", out.stderr);
+}
+
+fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Gzips with the system `gzip` (the test should not need a compression crate).
+fn flate2_free_gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip is installed");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["workspace", "create", "acme"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_segscope"))
+        .arg("--data")
+        .arg(&data)
+        .args(["summary", "All contacts"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Field case F15: scanners, headless browsers, deploy checkers and HEAD
+/// requests create no contact; one real visitor is one anonymous contact
+/// with one session, and the 23 other requests are counted.
+#[test]
+fn f15_bot_and_scanner_traffic_creates_no_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["workspace", "create", "site"]);
+    const CHROME: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    let mut lines = Vec::new();
+    let scanned = ["/wp-login.php", "/.env", "/admin.php", "/xmlrpc.php", "/.git/config"];
+    for i in 0..20 {
+        lines.push(format!(
+            r#"203.0.113.9 - - [10/Mar/2026:03:{:02}:00 +0000] "GET {} HTTP/1.1" 404 162 "-" "python-requests/2.31.0""#,
+            i,
+            scanned[i % scanned.len()]
+        ));
+    }
+    lines.push(r#"198.51.100.7 - - [10/Mar/2026:04:00:00 +0000] "GET / HTTP/1.1" 200 5120 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36""#.to_owned());
+    lines.push(
+        r#"198.51.100.8 - - [10/Mar/2026:04:01:00 +0000] "GET / HTTP/1.1" 200 5120 "-" "Vercelbot/0.1 (+https://vercel.com)""#
+            .to_owned(),
+    );
+    lines.push(format!(r#"198.51.100.9 - - [10/Mar/2026:04:02:00 +0000] "HEAD / HTTP/1.1" 200 0 "-" "{CHROME}""#));
+    lines.push(format!(r#"192.0.2.44 - - [10/Mar/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 5120 "-" "{CHROME}""#));
+    lines.push(format!(
+        r#"192.0.2.44 - - [10/Mar/2026:09:03:00 +0000] "GET /pricing HTTP/1.1" 200 4096 "https://example.com/" "{CHROME}""#
+    ));
+    let log = write(dir.path(), "f15.log", &(lines.join("\n") + "\n"));
+    let out = ok(&data, &["import", "log", log.to_str().unwrap()]);
+    assert!(out.contains("read 25 lines: 2 page views, 23 not page views (1 method, 20 error status, 2 bot)"), "{out}");
+    ok(&data, &["segment", "create", "Not VIP", "--criteria", r#"tags not in ["vip"]"#]);
+    let json = ok(&data, &["summary", "Not VIP", "--from", "2026-03-01", "--to", "2026-03-31", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(summary["overall"]["anonymous"], 1, "{json}");
+    assert_eq!(summary["overall"]["known"], 0, "{json}");
+    assert_eq!(summary["overall"]["sessions"], 1, "{json}");
+}

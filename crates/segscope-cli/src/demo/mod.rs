@@ -11,7 +11,9 @@ use segscope_core::engine::{Command, ContactRef, Definition, Reason, SegmentSpec
 use segscope_core::ids::WorkspaceId;
 use segscope_core::model::{AutomationKind, AutomationSpec, Channel, Settings, Status};
 use segscope_core::time::{Secs, Tz};
-use segscope_ingest::{CsvImportOptions, ImportReport, apply_contact_import, parse_contacts_csv};
+use segscope_ingest::{
+    AccessLogOptions, CsvImportOptions, ImportReport, NdjsonImportReport, apply_contact_import, parse_contacts_csv,
+};
 
 use generate::Step;
 
@@ -23,12 +25,19 @@ pub const DEMO_TIME_ZONE: &str = "Europe/Paris";
 pub const DEMO_DAYS: i64 = 365;
 
 const SPLINK_CSV: &[u8] = include_bytes!("../../demo-data/splink-fake-1000.csv");
+/// 10,000 real Apache combined-format lines (elastic/examples, Apache-2.0),
+/// four days of semicomplete.com in May 2015, replayed as the demo site's
+/// last four days.
+const APACHE_LOG_GZ: &[u8] = include_bytes!("../../demo-data/apache_logs.log.gz");
 
 /// What the demo build did, for the console.
 #[derive(Debug)]
 pub struct DemoReport {
     pub steps: usize,
     pub csv: ImportReport,
+    /// Lines of the real access log, and what the import did with its page views.
+    pub log_lines: usize,
+    pub log: NdjsonImportReport,
 }
 
 /// Builds the demo workspace into `backend`, as of `now`.
@@ -47,7 +56,37 @@ pub fn build(backend: &dyn Backend, now: Secs, seed: u64, progress: &mut dyn FnM
         run_step(backend, &workspace, step, &mut csv).with_context(|| format!("demo step {i}"))?;
         progress(i + 1, total);
     }
-    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))? })
+    let (log_lines, log) = import_real_access_log(backend, &workspace, now)?;
+    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))?, log_lines, log })
+}
+
+/// Replays the real access log as the site's last four days: every
+/// timestamp is shifted by the same amount so the last line falls an hour
+/// before `now` (keeping the order, gaps and sessions of the real traffic).
+/// Bots, static assets, errors and non-GET lines make no page views, as in
+/// `segscope import log`.
+fn import_real_access_log(backend: &dyn Backend, workspace: &WorkspaceId, now: Secs) -> Result<(usize, NdjsonImportReport)> {
+    let options = AccessLogOptions {
+        visitor_key_salt: format!("{workspace}-demo"),
+        url_prefix: Some("https://www.example.com".to_owned()),
+        ..AccessLogOptions::default()
+    };
+    let mut import = crate::commands::parse_log(APACHE_LOG_GZ, &options, None).context("parsing the bundled access log")?;
+    let last = import.hits.iter().map(|h| h.event.at).max().ok_or_else(|| anyhow!("the bundled access log has no page view"))?;
+    let shift = (now - 3_600) - last;
+    for hit in &mut import.hits {
+        hit.event.at += shift;
+    }
+    let lines = import.n_lines;
+    let report = segscope_ingest::apply_ndjson_import(
+        import.into_event_import(),
+        Channel::Tracking,
+        segscope_ingest::DEFAULT_BATCH_SIZE,
+        |command| backend.apply(workspace, command, now),
+        |_| {},
+    )
+    .map_err(|e| anyhow!("importing the bundled access log: {e}"))?;
+    Ok((lines, report))
 }
 
 fn step_time(step: &Step) -> Option<Secs> {
