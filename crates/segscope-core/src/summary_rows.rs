@@ -3,7 +3,7 @@
 //!
 //! Why: a [`Contact`] spreads what the summary reads over a dozen heap
 //! allocations (sessions, stage and geography strings, …), so the slow path
-//! pays several cache misses per member. The rows are 48 bytes, read in
+//! pays several cache misses per member. The rows are 56 bytes, read in
 //! ascending id order (the order a member bitmap iterates), so a summary
 //! over millions of members streams through memory instead of chasing
 //! pointers. Strings (stages, regions, cities) are interned to ids.
