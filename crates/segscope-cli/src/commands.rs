@@ -16,8 +16,8 @@ use segscope_store::{Store, StoreOptions};
 
 use crate::output;
 use crate::{
-    AutomationArgs, AutomationCommand, AutomationEditArgs, Cli, Command, CsvArgs, ImportCommand, LogArgs, NdjsonArgs,
-    SegmentCommand, SummaryArgs, WorkspaceCommand,
+    AutomationArgs, AutomationCommand, AutomationEditArgs, BounceArgs, Cli, Command, CsvArgs, ImportCommand, LogArgs, NdjsonArgs,
+    SegmentCommand, SummaryArgs, WebhookArgs, WorkspaceCommand,
 };
 
 /// A mistake in how the command was called that clap cannot see.
@@ -45,6 +45,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(ImportCommand::Contacts(args)) => import_contacts(&cli, args),
         Command::Import(ImportCommand::Events(args)) => import_events(&cli, args),
         Command::Import(ImportCommand::Log(args)) => import_log(&cli, args),
+        Command::Import(ImportCommand::Webhooks(args)) => import_webhooks(&cli, args),
+        Command::Import(ImportCommand::Bounces(args)) => import_bounces(&cli, args),
         Command::Segment(action) => segment(&cli, action),
         Command::Summary(args) => summary(&cli, args),
         Command::Contact(args) => contact(&cli, &args.contact),
@@ -332,6 +334,83 @@ fn import_log(cli: &Cli, args: &LogArgs) -> Result<()> {
     bar.finish_and_clear();
     let report = result.map_err(|e| usage(format!("{e}")))?;
     print_event_report(&args.file, &report);
+    Ok(())
+}
+
+fn import_webhooks(cli: &Cli, args: &WebhookArgs) -> Result<()> {
+    let provider = args
+        .provider
+        .as_deref()
+        .map(|raw| {
+            segscope_ingest::esp_webhook::Provider::parse(raw)
+                .ok_or_else(|| usage(format!("unknown --provider `{raw}`: use ses, sendgrid, mailgun or postmark")))
+        })
+        .transpose()?;
+    let bytes = read_file(&args.file)?;
+    let options = segscope_ingest::esp_webhook::WebhookOptions { received_at: Some(now()), ..Default::default() };
+    let dump = segscope_ingest::esp_webhook::parse_webhook_dump(provider, &bytes, &options);
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for (_, event) in &dump.events {
+        *kinds.entry(format!("{:?}", event.action).to_lowercase()).or_default() += 1;
+    }
+    println!(
+        "read {} bodies: {} events ({})",
+        output::count(dump.n_lines as u64),
+        output::count(dump.events.len() as u64),
+        kinds.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    );
+    apply_event_import(cli, &args.file, dump.into_event_import(), args.dry_run)
+}
+
+fn import_bounces(cli: &Cli, args: &BounceArgs) -> Result<()> {
+    let bytes = read_file(&args.file)?;
+    let mailbox = segscope_ingest::bounce_mail::parse_bounce_mailbox(&bytes, &segscope_ingest::InputLimits::default())
+        .with_context(|| format!("cannot import {}", args.file.display()))?;
+    let mut classes = std::collections::BTreeMap::<String, usize>::new();
+    for (_, _, message) in &mailbox.messages {
+        for recipient in &message.recipients {
+            *classes.entry(format!("{:?}", recipient.class).to_lowercase()).or_default() += 1;
+        }
+    }
+    println!(
+        "read {} messages: {} recipients ({})",
+        output::count(mailbox.n_messages as u64),
+        output::count(classes.values().sum::<usize>() as u64),
+        classes.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    );
+    apply_event_import(cli, &args.file, mailbox.into_event_import(Some(now())), args.dry_run)
+}
+
+/// Applies parsed email events (webhooks, bounces): a file that yields no
+/// event to record is a failure that changes nothing.
+fn apply_event_import(cli: &Cli, file: &Path, import: segscope_ingest::NdjsonImport, dry_run: bool) -> Result<()> {
+    if import.items.is_empty() {
+        let reasons: Vec<String> = import.problems.iter().take(5).map(ToString::to_string).collect();
+        return Err(usage(format!(
+            "nothing to import from {}: no bounce, complaint or email event to record{}",
+            file.display(),
+            if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join("; ")) }
+        )));
+    }
+    let store = if dry_run { open_read(&cli.data)? } else { open_write(&cli.data)? };
+    let workspace = workspace_id(cli, &store)?;
+    if dry_run {
+        for problem in &import.problems {
+            println!("  {problem}");
+        }
+        println!("dry run: {} events to record; nothing was changed", import.items.len());
+        return Ok(());
+    }
+    let now = now();
+    let report = segscope_ingest::apply_ndjson_import(
+        import,
+        Channel::Integration,
+        segscope_ingest::DEFAULT_BATCH_SIZE,
+        |command| store.apply(&workspace, command, now),
+        |_| {},
+    )
+    .map_err(|e| usage(format!("{e}")))?;
+    print_event_report(file, &report);
     Ok(())
 }
 

@@ -90,6 +90,31 @@ pub enum ImportCommand {
     Events(NdjsonArgs),
     /// Page views from an Apache / Nginx access log, combined or common format, plain or .gz (docs/ingestion.md).
     Log(LogArgs),
+    /// Email events from saved ESP webhook bodies, one JSON body per line (Amazon SES/SNS, SendGrid, Mailgun, Postmark).
+    Webhooks(WebhookArgs),
+    /// Bounces and complaints from an .eml message or an mbox mailbox (RFC 3464 DSNs, ARF reports).
+    Bounces(BounceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// The file of saved bodies.
+    pub file: PathBuf,
+    /// ses, sendgrid, mailgun or postmark (detected per body when omitted).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Parse and report, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BounceArgs {
+    /// The .eml file or mbox mailbox.
+    pub file: PathBuf,
+    /// Parse and report, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

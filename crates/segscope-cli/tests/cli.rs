@@ -203,7 +203,10 @@ fn the_demo_builds_and_is_consistent() {
 }
 
 fn shared_data(relative: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(relative);
+    let shared = std::env::var_os("SEGSCOPE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let path = shared.join("data").join(relative);
     assert!(path.exists(), "{} is missing: the tests read real inputs from ../shared/data beside the checkout", path.display());
     path
 }
@@ -312,4 +315,39 @@ fn f15_bot_and_scanner_traffic_creates_no_contacts() {
     assert_eq!(summary["overall"]["anonymous"], 1, "{json}");
     assert_eq!(summary["overall"]["known"], 0, "{json}");
     assert_eq!(summary["overall"]["sessions"], 1, "{json}");
+}
+
+#[test]
+fn saved_webhook_bodies_and_bounce_mailboxes_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["workspace", "create", "mail"]);
+    let contacts = write(dir.path(), "c.csv", "email\nrecipient@example.com\n");
+    ok(&data, &["import", "contacts", contacts.to_str().unwrap()]);
+
+    // anymail's test file wraps each real SendGrid body as {"test":…,"payload":…}; a dump holds the bodies.
+    let wrapped = std::fs::read_to_string(shared_data("anymail-esp-webhook-payloads/sendgrid_webhook_payloads.jsonl")).unwrap();
+    let bodies: Vec<String> = wrapped
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["payload"].is_array())
+        .map(|v| v["payload"].to_string())
+        .collect();
+    assert!(bodies.len() >= 5);
+    let dump = write(dir.path(), "sendgrid.jsonl", &(bodies.join("\n") + "\n"));
+    let out = ok(&data, &["import", "webhooks", dump.to_str().unwrap(), "--provider", "sendgrid"]);
+    eprintln!("figure: sendgrid dump: {}", out.lines().next().unwrap_or(""));
+    assert!(out.contains("events,"), "{out}");
+    let contact = ok(&data, &["contact", "recipient@example.com"]);
+    assert!(contact.contains("status"), "{contact}");
+    fails(&data, &["import", "webhooks", dump.to_str().unwrap(), "--provider", "sparkpost"], 65, "unknown --provider");
+
+    let mbox = shared_data("sisimai-set-of-emails/mailbox/mbox-0");
+    let out = ok(&data, &["import", "bounces", mbox.to_str().unwrap(), "--dry-run"]);
+    eprintln!("figure: sisimai mbox-0: {}", out.lines().next().unwrap_or(""));
+    assert!(out.contains("read 37 messages"), "{out}");
+    // Bounces for addresses the workspace does not know change nothing and say why.
+    fails(&data, &["import", "bounces", mbox.to_str().unwrap()], 65, "no contact with email");
+    let garbage = write_bytes(dir.path(), "garbage.eml", &[0xff, 0xfe, 0x00, 0x01, 0x80, b'\n', b'x']);
+    fails(&data, &["import", "bounces", garbage.to_str().unwrap()], 65, "nothing to import");
 }
