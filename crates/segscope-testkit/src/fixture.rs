@@ -204,20 +204,22 @@ pub fn value_of(raw: &str) -> Option<Value> {
     if raw == "true" || raw == "false" {
         return Some(Value::Bool(raw == "true"));
     }
-    if let Ok(number) = raw.parse::<f64>() {
-        if !raw.starts_with('+') && number.is_finite() {
-            return Some(Value::Number(number));
-        }
+    if let Ok(number) = raw.parse::<f64>()
+        && !raw.starts_with('+')
+        && number.is_finite()
+    {
+        return Some(Value::Number(number));
     }
-    if raw.len() == 10 {
-        if let Ok(date) = segscope_core::time::parse_date(raw) {
-            return Some(Value::Date(date));
-        }
+    if raw.len() == 10
+        && let Ok(date) = segscope_core::time::parse_date(raw)
+    {
+        return Some(Value::Date(date));
     }
-    if raw.len() > 10 && raw.as_bytes().get(10) == Some(&b'T') {
-        if let Ok(at) = parse_instant(raw) {
-            return Some(Value::DateTime(at));
-        }
+    if raw.len() > 10
+        && raw.as_bytes().get(10) == Some(&b'T')
+        && let Ok(at) = parse_instant(raw)
+    {
+        return Some(Value::DateTime(at));
     }
     Some(Value::Text(raw.to_owned()))
 }

@@ -339,23 +339,23 @@ impl RefWorld {
         }
         let today = self.tz.local_date(self.now);
         for index in 0..self.segments.len() {
-            if let Some((id, criteria)) = &edited {
-                if self.segments[index].id == *id {
-                    if self.segments[index].criteria == *criteria {
-                        continue;
-                    }
-                    let fresh = self.evaluate(criteria, today);
-                    let now = self.now;
-                    let segment = &mut self.segments[index];
-                    // Exits of the closing epoch are not part of the new one.
-                    segment.criteria = criteria.clone();
-                    segment.epoch += 1;
-                    segment.entries.clear();
-                    segment.backfill = fresh.clone();
-                    segment.members = fresh;
-                    let _ = now;
+            if let Some((id, criteria)) = &edited
+                && self.segments[index].id == *id
+            {
+                if self.segments[index].criteria == *criteria {
                     continue;
                 }
+                let fresh = self.evaluate(criteria, today);
+                let now = self.now;
+                let segment = &mut self.segments[index];
+                // Exits of the closing epoch are not part of the new one.
+                segment.criteria = criteria.clone();
+                segment.epoch += 1;
+                segment.entries.clear();
+                segment.backfill = fresh.clone();
+                segment.members = fresh;
+                let _ = now;
+                continue;
             }
             let criteria = self.segments[index].criteria.clone();
             let fresh = self.evaluate(&criteria, today);
@@ -482,10 +482,10 @@ impl RefWorld {
                 Some(s) => at - s.end > config.idle_timeout_secs || at - s.start > config.max_length_secs,
             };
             if new_session {
-                if let Some(done) = current.take() {
-                    if done.page_views > 0 {
-                        out.push(done);
-                    }
+                if let Some(done) = current.take()
+                    && done.page_views > 0
+                {
+                    out.push(done);
                 }
                 current = Some(RefSession { start: at, end: at, page_views: 0 });
             }
@@ -495,10 +495,10 @@ impl RefWorld {
                 s.page_views += 1;
             }
         }
-        if let Some(done) = current {
-            if done.page_views > 0 {
-                out.push(done);
-            }
+        if let Some(done) = current
+            && done.page_views > 0
+        {
+            out.push(done);
         }
         out
     }
