@@ -34,7 +34,7 @@ pub fn create_key(backend: &dyn Backend, workspace: &WorkspaceId, kind: KeyKind,
 
 pub fn serve_command(cli: &Cli, bind: &str, banner: Option<String>) -> Result<()> {
     let store = Arc::new(open_write(&cli.data)?);
-    serve_store(store, bind, banner)
+    serve_store(store, bind, banner, false)
 }
 
 fn parse_bind(bind: &str) -> Result<SocketAddr> {
@@ -43,11 +43,19 @@ fn parse_bind(bind: &str) -> Result<SocketAddr> {
 }
 
 /// Serves `store` until Ctrl-C or SIGTERM, then checkpoints it.
-pub fn serve_store(store: Arc<Store>, bind: &str, banner: Option<String>) -> Result<()> {
+///
+/// The dashboard's admin token lives (hashed) in the data directory: made
+/// and printed at the first start, or at every start with `rotate_admin`
+/// (the demo, which also prints a fresh API key each run).
+pub fn serve_store(store: Arc<Store>, bind: &str, banner: Option<String>, rotate_admin: bool) -> Result<()> {
     let address = parse_bind(bind)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let backend: Arc<dyn Backend> = store.clone();
-    let state = segscope_server::AppState::new(backend, segscope_server::ServerConfig::default());
+    let admin = segscope_server::session::admin_token(store.data_dir(), rotate_admin)
+        .with_context(|| format!("setting up the dashboard's admin token in {}", store.data_dir().display()))?;
+    let config = segscope_server::ServerConfig { admin_token_hash: Some(admin.hash), ..segscope_server::ServerConfig::default() };
+    let state = segscope_server::AppState::new(backend, config);
+    let token_file = store.data_dir().join(segscope_server::session::ADMIN_TOKEN_FILE).display().to_string();
     let data_dir = store.data_dir().display().to_string();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
@@ -55,6 +63,14 @@ pub fn serve_store(store: Arc<Store>, bind: &str, banner: Option<String>) -> Res
         })?;
         let local = listener.local_addr().context("reading the bound address")?;
         println!("segscope is serving {data_dir} on http://{local}/");
+        match &admin.plaintext {
+            Some(token) => println!(
+                "Dashboard: open http://{local}/ and sign in with this admin token (shown once; only its hash is kept in {token_file}):\n  {token}"
+            ),
+            None => println!(
+                "Dashboard: open http://{local}/ and sign in with the admin token printed at the first start (delete {token_file} and restart for a new one)."
+            ),
+        }
         if let Some(banner) = banner {
             println!("{banner}");
         }
@@ -117,7 +133,7 @@ pub fn demo_command(cli: &Cli, args: &DemoArgs) -> Result<()> {
         println!("{banner}");
         return Ok(());
     }
-    serve_store(store, &args.bind, Some(banner))
+    serve_store(store, &args.bind, Some(banner), true)
 }
 
 fn build_demo(store: &Store, seed: u64) -> Result<()> {

@@ -12,6 +12,12 @@
 //!    nothing, not even that the workspace exists;
 //! 3. the key is a secret key, else **403** (write keys may only send
 //!    tracking events).
+//!
+//! A request without a key may instead carry the dashboard's session
+//! cookie ([`crate::session`]): the signed-in admin may use every
+//! workspace that exists (an unknown one is the same 404), and a
+//! state-changing request must also carry the session's CSRF token (403
+//! without it). A key, when present, always wins over the cookie.
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::HeaderMap;
@@ -22,6 +28,7 @@ use segscope_core::ids::WorkspaceId;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::keys::hash_key;
+use crate::session::{SessionAuth, check_csrf};
 
 /// Keys longer than this are refused without hashing (no real key is).
 const MAX_KEY_LEN: usize = 256;
@@ -30,8 +37,35 @@ const MAX_KEY_LEN: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Access {
     pub workspace: WorkspaceId,
-    /// The public id of the key used, for logs.
+    /// The public id of the key used, for logs (`session` for the dashboard).
     pub key_id: String,
+}
+
+/// Whether the request presents an API key at all.
+pub fn has_key(headers: &HeaderMap) -> bool {
+    headers.contains_key(axum::http::header::AUTHORIZATION) || headers.contains_key("x-api-key")
+}
+
+/// The `{ws}` path parameter of a workspace route.
+async fn path_workspace(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|rejection| ApiError::internal(format!("workspace route without path parameters: {rejection}")))?;
+    params
+        .iter()
+        .find(|(name, _)| *name == "ws")
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::internal("workspace route without a {ws} parameter"))
+}
+
+/// The dashboard's path: a signed-in session may use any existing workspace.
+async fn session_access(parts: &mut Parts, state: &AppState, session: SessionAuth) -> Result<Access, ApiError> {
+    let path_workspace = path_workspace(parts, state).await?;
+    let wanted = path_workspace.clone();
+    let found = state.blocking(move |backend| Ok(backend.workspaces()?.into_iter().find(|w| w.as_str() == wanted))).await?;
+    let workspace = found.ok_or_else(|| workspace_not_found(&path_workspace))?;
+    check_csrf(parts, &session)?;
+    Ok(Access { workspace, key_id: "session".to_owned() })
 }
 
 /// The key presented with the request, if any.
@@ -63,6 +97,11 @@ impl FromRequestParts<AppState> for Access {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Access, ApiError> {
+        if !has_key(&parts.headers)
+            && let Some(session) = state.sessions().from_headers(&parts.headers, state.now())
+        {
+            return session_access(parts, state, session).await;
+        }
         let plain = presented_key(&parts.headers)?;
         let hash = hash_key(&plain);
         let key = state.blocking(move |backend| Ok(backend.key_by_hash(&hash)?)).await?;
@@ -72,14 +111,7 @@ impl FromRequestParts<AppState> for Access {
             // holder learns nothing more than a guesser.
             _ => return Err(ApiError::unauthorized("invalid API key")),
         };
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::internal(format!("workspace route without path parameters: {rejection}")))?;
-        let path_workspace = params
-            .iter()
-            .find(|(name, _)| *name == "ws")
-            .map(|(_, value)| value.to_owned())
-            .ok_or_else(|| ApiError::internal("workspace route without a {ws} parameter"))?;
+        let path_workspace = path_workspace(parts, state).await?;
         if key.workspace.as_str() != path_workspace {
             return Err(workspace_not_found(&path_workspace));
         }
@@ -96,4 +128,38 @@ impl FromRequestParts<AppState> for Access {
 pub fn workspace_not_found(raw: &str) -> ApiError {
     let shown: String = raw.chars().take(64).collect();
     ApiError::not_found(format!("workspace `{shown}` not found"))
+}
+
+/// Who is calling a route that is not under one workspace
+/// (`GET /api/v1/workspaces`): the signed-in admin sees every workspace, a
+/// secret key only its own.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Admin,
+    Key(Access),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        if !has_key(&parts.headers)
+            && let Some(session) = state.sessions().from_headers(&parts.headers, state.now())
+        {
+            check_csrf(parts, &session)?;
+            return Ok(Caller::Admin);
+        }
+        let plain = presented_key(&parts.headers)?;
+        let hash = hash_key(&plain);
+        let key = state.blocking(move |backend| Ok(backend.key_by_hash(&hash)?)).await?;
+        match key {
+            Some(key) if !key.revoked && key.kind == KeyKind::Secret => {
+                Ok(Caller::Key(Access { workspace: key.workspace, key_id: key.id }))
+            }
+            Some(key) if !key.revoked => Err(ApiError::forbidden(
+                "a write key may only send tracking events: use a secret API key (`sk_…`) to read and manage the workspace",
+            )),
+            _ => Err(ApiError::unauthorized("invalid API key")),
+        }
+    }
 }

@@ -30,10 +30,13 @@
 //! manifest.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod keys;
+pub mod openapi;
 pub mod params;
 mod routes;
+pub mod session;
 pub mod wire;
 
 use std::future::Future;
@@ -83,6 +86,10 @@ pub struct ServerConfig {
     pub clock: Clock,
     /// A request that takes longer gets 408 (imports included).
     pub request_timeout: Duration,
+    /// SHA-256 (hex) of the dashboard's admin token
+    /// ([`session::admin_token`]); `None` disables dashboard sign-in (the
+    /// API keeps working with keys).
+    pub admin_token_hash: Option<String>,
 }
 
 /// 1 MiB: far more than any criteria or settings document.
@@ -98,16 +105,18 @@ impl Default for ServerConfig {
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             clock: Clock::System,
             request_timeout: Duration::from_secs(300),
+            admin_token_hash: None,
         }
     }
 }
 
-/// What every handler gets: the backend and the configuration. Cheap to
-/// clone (two `Arc`s).
+/// What every handler gets: the backend, the configuration and the
+/// dashboard's sessions. Cheap to clone (three `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
     backend: Arc<dyn Backend>,
     config: Arc<ServerConfig>,
+    sessions: Arc<session::Sessions>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -118,7 +127,13 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: ServerConfig) -> AppState {
-        AppState { backend, config: Arc::new(config) }
+        let sessions = Arc::new(session::Sessions::new(config.admin_token_hash.clone()));
+        AppState { backend, config: Arc::new(config), sessions }
+    }
+
+    /// The dashboard's signed-in sessions.
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.sessions
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -149,8 +164,9 @@ impl AppState {
     }
 }
 
-/// The whole application: `/`, `/health` and `/api/v1/...`, with body
-/// limits, a request timeout and request tracing.
+/// The whole application: the dashboard (`/`, `/assets/…`), `/health` and
+/// `/api/v1/...`, with body limits, a request timeout, security headers
+/// (CSP) and request tracing.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let max_json = state.config.max_json_bytes;
@@ -159,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         // override it with their own, larger limit.
         .layer(DefaultBodyLimit::max(max_json))
         .layer(middleware::from_fn(move |request: Request, next: Next| deadline(timeout, request, next)))
+        .layer(middleware::from_fn(dashboard::security_headers))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -25,7 +25,7 @@ use segscope_ingest::{ImportReport, NdjsonImportReport, ProblemSeverity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-fn instant(at: Secs) -> String {
+pub fn instant(at: Secs) -> String {
     format_instant(at)
 }
 

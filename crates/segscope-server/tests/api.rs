@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const WS: &str = "/api/v1/workspaces/acme";
 
 #[tokio::test]
-async fn health_and_home_need_no_key() {
+async fn health_and_dashboard_page_need_no_key() {
     let h = harness();
     let (status, body) = send(&h.app, Call { method: Method::GET, uri: "/health".into(), key: None, body: None }).await;
     assert_eq!(status, StatusCode::OK);
@@ -22,8 +22,10 @@ async fn health_and_home_need_no_key() {
     assert_eq!(status, StatusCode::OK);
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     let html = body.as_str().unwrap();
-    assert!(html.contains("segscope") && html.contains("/api/v1/workspaces/{ws}/segments"));
-    assert!(!html.contains("ann@example.com"));
+    assert!(html.contains("<title>segscope</title>") && html.contains("/assets/app.js"), "the dashboard's page: {html}");
+    assert!(!html.contains("ann@example.com"), "the page is public and holds no workspace data");
+    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
 #[tokio::test]

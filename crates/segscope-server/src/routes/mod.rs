@@ -8,9 +8,10 @@
 
 mod automations;
 mod contacts;
+mod explore;
 mod home;
 mod imports;
-mod segments;
+pub(crate) mod segments;
 mod workspace;
 
 use axum::Router;
@@ -43,6 +44,11 @@ pub fn router(state: AppState) -> Router {
         .route("/segments/{id}/log", get(segments::log))
         .route("/segments/{id}/summary", get(segments::summary))
         .route("/segments/{id}/breakdown", get(segments::breakdown))
+        .route("/segments/{id}/contacts", get(explore::contacts))
+        .route("/segments/{id}/export", get(explore::export))
+        .route("/compare", get(explore::compare))
+        .route("/keys", get(explore::list_keys).post(explore::create_key))
+        .route("/keys/{key}", axum::routing::delete(explore::revoke_key))
         .route("/contacts/{contact}", get(contacts::show).delete(contacts::delete))
         .route("/journeys", get(automations::list_journeys).post(automations::create_journey))
         .route(
@@ -56,8 +62,13 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(imports);
     Router::new()
-        .route("/", get(home::index))
+        .route("/", get(crate::dashboard::index))
+        .route("/assets/{file}", get(crate::dashboard::assets))
         .route("/health", get(home::health))
+        .route("/api/v1/session", get(crate::session::show).post(crate::session::sign_in).delete(crate::session::sign_out))
+        .route("/api/v1/workspaces", get(explore::list_workspaces).post(explore::create_workspace))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/docs", get(crate::openapi::reference))
         .nest("/api/v1/workspaces/{ws}", workspace)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,7 +10,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use segscope_core::backend::Backend;
 use segscope_core::engine::{Command, ContactRef, Definition, Outcome, Reason, SegmentSpec};
 use segscope_core::ids::{ContactId, SegmentId, WorkspaceId};
@@ -19,6 +20,7 @@ use segscope_core::summary::{SummaryRequest, View};
 use segscope_core::time::{Granularity, RangeBound, RangePreset, Secs, Tz, buckets, resolve_range};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth::Access;
@@ -38,7 +40,7 @@ const MAX_PAGE: u64 = 1_000;
 
 #[derive(Debug, Deserialize)]
 pub struct SegmentPath {
-    id: String,
+    pub(crate) id: String,
 }
 
 fn segment_out(backend: &dyn Backend, ws: &WorkspaceId, id: SegmentId, now: Secs) -> Result<SegmentOut, ApiError> {
@@ -302,7 +304,7 @@ pub async fn remove_members(
 
 /// The raw summary parameters, read (and unknown ones refused) before the
 /// workspace's time zone is known.
-struct SummaryParams {
+pub(crate) struct SummaryParams {
     view: View,
     tz: Option<String>,
     from: Option<RangeBound>,
@@ -314,7 +316,7 @@ struct SummaryParams {
 }
 
 impl SummaryParams {
-    fn read(params: &mut Params) -> Result<SummaryParams, ApiError> {
+    pub(crate) fn read(params: &mut Params) -> Result<SummaryParams, ApiError> {
         let out = SummaryParams {
             view: view_param(params)?,
             tz: params.one("tz")?,
@@ -332,7 +334,7 @@ impl SummaryParams {
     }
 
     /// The core request, with the time zone defaulting to the workspace's.
-    fn resolve(self, workspace_tz: &str, now: Secs) -> Result<SummaryRequest, ApiError> {
+    pub(crate) fn resolve(self, workspace_tz: &str, now: Secs) -> Result<SummaryRequest, ApiError> {
         let tz = match &self.tz {
             Some(name) => Tz::parse(name).map_err(|err| ApiError::bad_parameter("tz", err.message))?,
             None => Tz::parse(workspace_tz)?,
@@ -348,25 +350,44 @@ impl SummaryParams {
     }
 }
 
+/// The summary, with an `ETag` over everything but `computed_at`: a client
+/// that sends it back in `If-None-Match` gets `304` while the numbers have
+/// not changed. `Cache-Control: private, no-cache` — revalidate each time
+/// (the data changes with every write), never in a shared cache.
 pub async fn summary(
     access: Access,
     mut params: Params,
+    headers: HeaderMap,
     Path(path): Path<SegmentPath>,
     State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let raw = SummaryParams::read(&mut params)?;
     params.finish()?;
     let id = segment_id(&path.id)?;
     let ws = access.workspace;
     let now = state.now();
-    state
+    let body = state
         .blocking(move |backend| {
             let settings = backend.settings(&ws)?;
             let request = raw.resolve(&settings.time_zone, now)?;
             let summary = backend.summary(&ws, id, &request, now)?;
-            Ok(Json(wire::summary_json(&summary)))
+            Ok(wire::summary_json(&summary))
         })
-        .await
+        .await?;
+    let mut fingerprint = body.clone();
+    if let Some(object) = fingerprint.as_object_mut() {
+        object.remove("computed_at");
+    }
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(fingerprint.to_string().as_bytes()))[..32]);
+    let cache = [(header::CACHE_CONTROL, "private, no-cache".to_owned()), (header::ETAG, etag.clone())];
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, Json(body)).into_response())
 }
 
 pub async fn breakdown(
