@@ -100,7 +100,7 @@ export function growthChart(el, points) {
     lineStyle: { width: 2, color }, itemStyle: { color }, ...extra,
   });
   return mount(el, {
-    grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 8, top: 58, bottom: 8, containLabel: true },
     legend: { top: 0, left: 0, itemWidth: 14 },
     tooltip: {
       trigger: "axis",
@@ -138,18 +138,18 @@ export function groupedShares(el, categories, series) {
 }
 
 export function websiteChart(el, website) {
-  el.style.height = "200px";
+  el.style.height = "220px";
   const groups = [["Known", website.known, COLORS.known], ["Anonymous", website.anonymous, COLORS.anonymous]];
   return mount(el, {
     grid: [
-      { left: 8, right: "54%", top: 30, bottom: 8, containLabel: true },
-      { left: "54%", right: 8, top: 30, bottom: 8, containLabel: true },
+      { left: 8, right: "54%", top: 24, bottom: 34, containLabel: true },
+      { left: "54%", right: 8, top: 24, bottom: 34, containLabel: true },
     ],
     title: [],
     tooltip: { trigger: "item", formatter: (p) => `${esc(p.seriesName)} · ${esc(p.name)}<br><b>${esc(p.seriesIndex === 0 ? fmtDec(p.value) : fmtDuration(p.value))}</b>` },
     xAxis: [
-      { gridIndex: 0, type: "category", data: groups.map((g) => g[0]), name: "sessions per member", nameLocation: "middle", nameGap: 0, position: "top", axisLabel: { show: true } },
-      { gridIndex: 1, type: "category", data: groups.map((g) => g[0]), name: "avg session duration", nameLocation: "middle", nameGap: 0, position: "top" },
+      { gridIndex: 0, type: "category", data: groups.map((g) => g[0]), name: "Sessions per member", nameLocation: "middle", nameGap: 28, nameTextStyle: { fontWeight: "bold" }, axisTick: { show: false } },
+      { gridIndex: 1, type: "category", data: groups.map((g) => g[0]), name: "Avg session duration", nameLocation: "middle", nameGap: 28, nameTextStyle: { fontWeight: "bold" }, axisTick: { show: false } },
     ],
     yAxis: [
       { gridIndex: 0, type: "value", axisLabel: { formatter: (v) => fmtDec(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
@@ -195,7 +195,7 @@ export async function worldMap(el, countries, onPick) {
       itemStyle: { areaColor: "#f1f5f9", borderColor: "#94a3b8", borderWidth: 0.5 },
       emphasis: { label: { show: false }, itemStyle: { areaColor: "#f59e0b" } },
       select: { disabled: true },
-      left: 0, right: 0, top: 0, bottom: 0,
+      left: 56, right: 0, top: 0, bottom: 0,
     }],
   });
   chart.on("click", (p) => {

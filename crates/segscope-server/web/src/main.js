@@ -346,7 +346,7 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
   const autoList = (title, block, kind) => h("div", { class: "assoc" },
     h("h3", null, `${title} `, h("span", { class: "muted" }, `${fmtInt(block.total)} total, ${fmtInt(block.active)} active`)),
     block.items.length
-      ? h("ul", { class: "plain" }, block.items.map((j) => h("li", { "data-kind": kind }, h("span", { class: "name" }, j.name), " ", h("span", { class: `status status-${j.status}` }, j.status), j.kind ? h("span", { class: "muted" }, ` · ${j.kind}`) : null)))
+      ? h("ul", { class: "plain" }, block.items.map((j) => h("li", { "data-kind": kind }, h("a", { class: "name", href: wsPath(ws, `/${kind}s/${encodeURIComponent(j.id)}`), target: "_blank", rel: "noopener", title: `This ${kind} in the API (JSON)` }, j.name), " ", h("span", { class: `status status-${j.status}` }, j.status), j.kind ? h("span", { class: "muted" }, ` · ${j.kind}`) : null)))
       : h("p", { class: "muted" }, `No ${title.toLowerCase()} reference this segment.`));
   body.append(card("Journeys, campaigns and email consent", { id: "associated", file, csv: () => [["type", "id", "name", "status", "kind"], ...a.journeys.items.map((j) => ["journey", j.id, j.name, j.status, j.kind]), ...a.campaigns.items.map((j) => ["campaign", j.id, j.name, j.status, j.kind]), [], ["flag", "count", "share"], ["opted_in", a.opted_in.count, a.opted_in.share], ["bounced", a.bounced.count, a.bounced.share], ["unsubscribed", a.unsubscribed.count, a.unsubscribed.share]] },
     h("div", { class: "flags" },
