@@ -82,10 +82,13 @@ const fn route(method: &'static str, path: &'static str, summary: &'static str, 
 #[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
     Route { auth: false, response: Some("Health"), ..route("get", "/health", "Health check", "service") },
+    Route { auth: false, response: Some("OpenApi"), ..route("get", "/api/v1/openapi.json", "This document", "service") },
+    Route { auth: false, response: Some("Page"), ..route("get", "/api/v1/docs", "This reference as an HTML page", "service") },
+    Route { auth: false, response: Some("Page"), ..route("get", "/", "The dashboard (a static page; it signs in and calls this API)", "dashboard") },
+    Route { auth: false, response: Some("Asset"), ..route("get", "/assets/{file}", "The dashboard's scripts, styles and map (ETag, 304)", "dashboard") },
     Route { auth: false, ..route("get", "/api/v1/session", "The dashboard session (401 when signed out)", "session") },
     Route { auth: false, body: Some("`{\"token\": \"adm_…\"}`: the admin token"), ..route("post", "/api/v1/session", "Sign in to the dashboard (sets the session cookie)", "session") },
     Route { auth: false, status: 204, response: None, ..route("delete", "/api/v1/session", "Sign out (needs `X-CSRF-Token`)", "session") },
-    Route { auth: false, response: Some("OpenApi"), ..route("get", "/api/v1/openapi.json", "This document", "service") },
     Route { response: Some("ItemList"), ..route("get", "/api/v1/workspaces", "Workspaces the caller may use", "workspaces") },
     Route { status: 201, body: Some("`{\"id\", \"time_zone\"?}`; admin session only; answers the first keys"), ..route("post", "/api/v1/workspaces", "Create a workspace", "workspaces") },
     Route { response: Some("Workspace"), ..route("get", "/api/v1/workspaces/{ws}", "Counts and settings", "workspaces") },
@@ -134,6 +137,7 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "id" => "numeric id",
                 "contact" => "contact id, email or external id",
                 "key" => "key id (`key_…`)",
+                "file" => "`app.js`, `app.css` or `world.json`",
                 _ => "",
             };
             json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
@@ -158,6 +162,12 @@ fn operation(route: &Route) -> Value {
         (None, _) => json!({ "description": "done, no body" }),
         (Some("File"), _) => json!({ "description": "the file", "content": {
             "text/csv": { "schema": { "type": "string" } }, "application/x-ndjson": { "schema": { "type": "string" } } } }),
+        (Some("Page"), _) => {
+            json!({ "description": "an HTML page", "content": { "text/html": { "schema": { "type": "string" } } } })
+        }
+        (Some("Asset"), _) => json!({ "description": "the file", "content": {
+            "text/javascript": { "schema": { "type": "string" } }, "text/css": { "schema": { "type": "string" } },
+            "application/json": { "schema": { "type": "object" } } } }),
         (Some(schema), _) => {
             json!({ "description": "success", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
         }
@@ -167,6 +177,13 @@ fn operation(route: &Route) -> Value {
         responses.insert("401".into(), error_response("no key, an unknown or revoked key, or no session"));
         responses.insert("403".into(), error_response("a write key, or a dashboard request without its CSRF token"));
         responses.insert("404".into(), error_response("unknown workspace (or another workspace's key), or unknown object"));
+    }
+    if route.tag == "session" {
+        // No key needed, but the session has its own refusals.
+        if route.method != "delete" {
+            responses.insert("401".into(), error_response("not signed in, or a wrong admin token"));
+        }
+        responses.insert("403".into(), error_response("another origin, no CSRF token, or sign-in not configured"));
     }
     responses.insert("422".into(), error_response("invalid input; `details` says where"));
     let mut op = json!({

@@ -45,7 +45,7 @@ const COMPARE_MAX: usize = 4;
 fn workspace_json(backend: &dyn Backend, id: &WorkspaceId) -> Result<Value, ApiError> {
     let stats = backend.stats(id)?;
     let settings = backend.settings(id)?;
-    Ok(serde_json::to_value(wire::workspace_out(id, &stats, &settings)).map_err(|e| ApiError::internal(e.to_string()))?)
+    serde_json::to_value(wire::workspace_out(id, &stats, &settings)).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// `GET /api/v1/workspaces`: the signed-in admin sees every workspace, a
@@ -224,6 +224,12 @@ pub async fn compare(access: Access, mut params: Params, State(state): State<App
             format!("compare {COMPARE_MIN} to {COMPARE_MAX} segments (give `0` for all contacts), not {}", ids.len()),
         ));
     }
+    if let Some(twice) = ids.iter().enumerate().find_map(|(i, id)| ids[..i].contains(id).then_some(*id)) {
+        return Err(ApiError::bad_parameter(
+            "segments",
+            format!("segment {} is given twice: compare different segments", twice.0),
+        ));
+    }
     let ws = access.workspace;
     let now = state.now();
     state
@@ -232,7 +238,14 @@ pub async fn compare(access: Access, mut params: Params, State(state): State<App
             let request = raw.resolve(&settings.time_zone, now)?;
             let items = ids
                 .iter()
-                .map(|id| Ok(wire::summary_json(&backend.summary(&ws, *id, &request, now)?)))
+                .map(|id| {
+                    let summary = backend.summary(&ws, *id, &request, now).map_err(|err| {
+                        // Name the parameter that holds the unknown id.
+                        let api = ApiError::from(err);
+                        if api.status == StatusCode::NOT_FOUND { api.with_detail("parameter", json!("segments")) } else { api }
+                    })?;
+                    Ok(wire::summary_json(&summary))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()?;
             Ok(Json(json!({ "items": items })))
         })

@@ -83,6 +83,19 @@ fn add_key(backend: &Store, ws: &WorkspaceId, kind: KeyKind) -> (String, String)
 }
 
 pub fn harness() -> Harness {
+    harness_with(config())
+}
+
+/// The dashboard's admin token in [`harness_with_admin`].
+pub const ADMIN_TOKEN: &str = "adm_0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// The harness with dashboard sign-in enabled for [`ADMIN_TOKEN`].
+pub fn harness_with_admin() -> Harness {
+    harness_with(ServerConfig { admin_token_hash: Some(keys::hash_key(ADMIN_TOKEN)), ..config() })
+}
+
+/// The harness with its router built from `config`.
+pub fn harness_with(config: ServerConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
     let ws = WorkspaceId::parse("acme").unwrap();
@@ -125,7 +138,7 @@ pub fn harness() -> Harness {
         panic!("segment not saved")
     };
 
-    let state = AppState::new(backend.clone(), config());
+    let state = AppState::new(backend.clone(), config);
     Harness { dir, backend, app: router(state), ws, secret, write, revoked, other_secret, pricing }
 }
 
@@ -194,4 +207,23 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, w
     assert_eq!(body["error"]["code"], want_code, "{body:#}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
     assert!(body["error"]["details"].is_object(), "{body:#}");
+}
+
+/// Sends a request built by hand (any headers: cookies, `Origin`,
+/// `X-CSRF-Token`, `If-None-Match`); returns the status, the headers and
+/// the raw body.
+pub async fn send_request(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes.to_vec())
+}
+
+/// The body as JSON (`Value::Null` when empty); panics on anything else.
+pub fn json_of(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
