@@ -412,6 +412,15 @@ async fn sessions_are_independent_and_each_has_its_own_csrf_token() {
         .send(&h)
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // Behind an HTTPS proxy the cookie is `Secure`.
+    let (status, headers, _) = req(Method::POST, "/api/v1/session")
+        .header("x-forwarded-proto", "https")
+        .json(json!({ "token": ADMIN_TOKEN }))
+        .raw(&h)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(set_cookie.split(';').any(|a| a.trim() == "Secure"), "{set_cookie}");
     // Signing one out leaves the other signed in.
     let (status, _) = req(Method::DELETE, "/api/v1/session").signed(&first).send(&h).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -873,6 +882,19 @@ async fn drill_down_filters_combine_and_page_by_cursor() {
         .collect();
     let rows = all_rows(&h, 0, "country=fr&provider=gmail&missing=stage").await;
     assert_eq!(rows.iter().map(|r| r["id"].as_u64().unwrap()).collect::<Vec<_>>(), expected);
+    // Values are read as the summary writes them, or as a person types them.
+    for (typed, key) in [
+        ("country=France", "country=FR"),
+        ("country=fr", "country=FR"),
+        ("status=Opted%20in", "status=opted_in"),
+        ("status=NO_EMAIL", "status=no_email"),
+        ("reachability=No%20email", "reachability=none"),
+        ("provider=GMAIL", "provider=gmail"),
+    ] {
+        let by_key = all_rows(&h, 0, key).await;
+        assert!(!by_key.is_empty(), "{key} has members");
+        assert_eq!(all_rows(&h, 0, typed).await, by_key, "{typed}");
+    }
     let no_email: Vec<u64> = everyone.iter().filter(|r| r["email"].is_null()).map(|r| r["id"].as_u64().unwrap()).collect();
     assert!(no_email.len() >= 4, "anonymous visitors and external-id contacts");
     assert_eq!(ids_of(&Value::Array(all_rows(&h, 0, "missing=email").await)), no_email);
@@ -915,6 +937,10 @@ async fn drill_down_refuses_bad_filters_cursors_and_limits() {
     for (query, parameter) in [
         ("missing=phone", "missing"),
         ("missing=stage&missing=nothing", "missing"),
+        ("reachability=hgih", "reachability"),
+        ("status=subscribed", "status"),
+        ("provider=hotmail", "provider"),
+        ("country=Atlantis", "country"),
         ("colour=red", "colour"),
         ("stage=Raw%20lead&stage=Sales%20ready", "stage"),
         ("view=robots", "view"),
@@ -1075,6 +1101,7 @@ async fn export_refuses_unknown_formats_and_bad_limits() {
         ("limit=100001", "limit"),
         ("cursor=x", "cursor"),
         ("missing=phone", "missing"),
+        ("reachability=hgih", "reachability"),
         ("colour=red", "colour"),
     ] {
         let (status, _, text) = export(&h, 0, query).await;
@@ -1452,4 +1479,54 @@ async fn the_reference_page_is_escaped_html_of_the_same_table() {
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
     let (status, body) = req(Method::GET, "/api/v1/openapi.json?format=yaml").send(&h).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+}
+
+#[tokio::test]
+async fn drill_down_by_region_and_city_matches_the_summary_drill() {
+    let h = harness();
+    let mut lines = String::new();
+    for (i, (region, city)) in [
+        ("Île-de-France", "Paris"),
+        ("Île-de-France", "Paris"),
+        ("Île-de-France", "Versailles"),
+        ("Occitanie", "Toulouse"),
+        ("Occitanie", ""),
+        ("", ""),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut fields = json!({ "country": "FR" });
+        if !region.is_empty() {
+            fields["region"] = json!(region);
+        }
+        if !city.is_empty() {
+            fields["city"] = json!(city);
+        }
+        lines.push_str(&format!("{}\n", json!({ "type": "contact", "email": format!("fr{i}@example.com"), "fields": fields })));
+    }
+    import(&h, &lines).await;
+    let country = summary(&h, 0, "country=FR").await;
+    let regions = country["geography"]["regions"].as_array().unwrap();
+    assert!(regions.len() >= 2, "{regions:?}");
+    let mut checked = 0;
+    for region in regions {
+        let count = region["count"].as_u64().unwrap();
+        let filter = match region["name"].as_str() {
+            Some(name) => format!("country=FR&region={}", enc(name)),
+            None => "country=FR&missing=region".to_owned(),
+        };
+        assert_eq!(all_rows(&h, 0, &filter).await.len() as u64, count, "{filter}");
+        let Some(name) = region["name"].as_str() else { continue };
+        let drilled = summary(&h, 0, &format!("country=FR&region={}", enc(name))).await;
+        for city in drilled["geography"]["cities"].as_array().unwrap() {
+            let filter = match city["name"].as_str() {
+                Some(city) => format!("country=FR&region={}&city={}", enc(name), enc(city)),
+                None => format!("country=FR&region={}&missing=city", enc(name)),
+            };
+            assert_eq!(all_rows(&h, 0, &filter).await.len() as u64, city["count"].as_u64().unwrap(), "{filter}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "cities were checked ({checked})");
 }

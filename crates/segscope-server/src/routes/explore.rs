@@ -16,8 +16,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use segscope_core::backend::{Backend, KeyKind};
+use segscope_core::esp::Provider;
 use segscope_core::ids::{SegmentId, WorkspaceId};
-use segscope_core::model::Settings;
+use segscope_core::model::{Country, Settings};
+use segscope_core::subscription::{Reachability, SubscriptionStatus};
 use segscope_core::summary::View;
 use segscope_core::time::Secs;
 use serde::Deserialize;
@@ -273,12 +275,28 @@ impl RowFilter {
     fn read(params: &mut Params) -> Result<RowFilter, ApiError> {
         let filter = RowFilter {
             stage: params.one("stage")?,
-            country: params.one("country")?,
+            // Codes and names as the summary takes them ("France", "fr").
+            country: params.parsed("country", Country::parse)?.map(|c| c.code().to_owned()),
             region: params.one("region")?,
             city: params.one("city")?,
-            status: params.one("status")?,
-            reachability: params.one("reachability")?,
-            provider: params.one("provider")?,
+            status: keyed(
+                params,
+                "status",
+                |raw| SubscriptionStatus::parse(raw).map(SubscriptionStatus::key),
+                || SubscriptionStatus::ALL.iter().map(|s| s.key()).collect(),
+            )?,
+            reachability: keyed(
+                params,
+                "reachability",
+                |raw| Reachability::parse(raw).map(Reachability::key),
+                || Reachability::ALL.iter().map(|r| r.key()).collect(),
+            )?,
+            provider: keyed(
+                params,
+                "provider",
+                |raw| Provider::ALL.iter().map(|p| p.key()).find(|key| key.eq_ignore_ascii_case(raw.trim())),
+                || Provider::ALL.iter().map(|p| p.key()).collect(),
+            )?,
             missing: params.all("missing"),
         };
         for field in &filter.missing {
@@ -317,6 +335,26 @@ impl RowFilter {
             && same(&self.status, Some(row.subscription_status))
             && same(&self.reachability, Some(row.reachability))
             && same(&self.provider, Some(row.email_provider))
+    }
+}
+
+/// A parameter whose value must be one of a fixed set of keys: a typo is a
+/// 422 listing them, not an empty list that looks like "none".
+fn keyed(
+    params: &mut Params,
+    name: &'static str,
+    key_of: impl Fn(&str) -> Option<&'static str>,
+    keys: impl Fn() -> Vec<&'static str>,
+) -> Result<Option<String>, ApiError> {
+    match params.one(name)? {
+        None => Ok(None),
+        Some(raw) => match key_of(&raw) {
+            Some(key) => Ok(Some(key.to_owned())),
+            None => Err(ApiError::bad_parameter(
+                name,
+                format!("unknown {name} `{}`: use one of {}", shorten(&raw), keys().join(", ")),
+            )),
+        },
     }
 }
 
