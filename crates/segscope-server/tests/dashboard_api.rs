@@ -412,6 +412,9 @@ async fn sessions_are_independent_and_each_has_its_own_csrf_token() {
         .send(&h)
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // Signing out without a session is harmless.
+    let (status, _) = req(Method::DELETE, "/api/v1/session").send(&h).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     // Behind an HTTPS proxy the cookie is `Secure`.
     let (status, headers, _) = req(Method::POST, "/api/v1/session")
         .header("x-forwarded-proto", "https")
@@ -641,6 +644,13 @@ async fn keys_are_listed_without_secrets_created_once_and_revoked() {
     let revoked = listed["items"].as_array().unwrap().iter().find(|k| k["id"] == new_id.as_str()).unwrap();
     assert_eq!(revoked["revoked"], true);
 
+    // A key may revoke itself; the next request with it is a 401.
+    let (_, own) = req(Method::POST, format!("{WS}/keys")).key(&h.secret).json(json!({ "kind": "secret" })).send(&h).await;
+    let (own_key, own_id) = (own["key"].as_str().unwrap(), own["id"].as_str().unwrap());
+    let (status, _) = req(Method::DELETE, format!("{WS}/keys/{own_id}")).key(own_key).send(&h).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = req(Method::GET, format!("{WS}/keys")).key(own_key).send(&h).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Unknown ids and another workspace's key ids are 404, and nothing changes.
     let other_id = &other_keys[0].id;
     for unknown in ["key_nope", other_id.as_str()] {

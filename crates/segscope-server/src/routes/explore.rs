@@ -498,7 +498,7 @@ fn csv_row(out: &mut String, row: &ContactRowOut) {
 /// list; with `limit` (≤ 100 000), one keyset page whose next cursor is in
 /// the `X-Next-Cursor` header. The rows are read in one task before the
 /// first byte is sent, so the file is as of the export's start (see
-/// `docs` in API.md for the one caveat).
+/// "Export" in API.md for the one caveat: the store is read in scans).
 pub async fn export(
     access: Access,
     mut params: Params,
