@@ -740,6 +740,7 @@ async fn compare_gives_each_segment_its_own_summary() {
         (vec![pricing, 0, germans], "view=known&range=last_7_days"),
         (vec![germans, known, pricing, 0], "view=anonymous&from=2024-03-01&to=2024-03-14&tz=Europe/Paris&granularity=week"),
         (vec![known, germans], "range=this_month&granularity=day"),
+        (vec![0, known], "country=France&region=%C3%8Ele-de-France"),
     ] {
         let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         let sep = if query.is_empty() { "" } else { "&" };
@@ -1539,4 +1540,55 @@ async fn drill_down_by_region_and_city_matches_the_summary_drill() {
         }
     }
     assert!(checked >= 3, "cities were checked ({checked})");
+}
+
+#[tokio::test]
+async fn documented_query_parameters_are_the_ones_the_routes_take() {
+    let h = harness();
+    let doc = openapi(&h).await;
+    let unknown = |body: &Value, name: &str| {
+        body["error"]["details"]["parameter"] == name
+            && body["error"]["message"].as_str().is_some_and(|m| m.starts_with("unknown query parameter"))
+    };
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            // Required parameters with good values, so that the one under test is what is judged.
+            let required: String = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .map(|p| match p["name"].as_str().unwrap() {
+                    "segments" => format!("segments=0,{}&", h.pricing.0),
+                    "field" => "field=country&".to_owned(),
+                    other => panic!("a value for required `{other}`"),
+                })
+                .collect();
+            let send = |query: String| {
+                let uri = format!("{}?{required}{query}", concrete(path));
+                let mut call = req(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), uri).key(&h.secret);
+                if method == "post" || method == "patch" {
+                    call = call.json(json!({}));
+                }
+                call
+            };
+            for parameter in op["parameters"].as_array().unwrap().iter().filter(|p| p["in"] == "query") {
+                let name = parameter["name"].as_str().unwrap();
+                let (_, body) = send(format!("{name}=1")).send(&h).await;
+                assert!(!unknown(&body, name), "{method} {path}: documented `{name}` is refused as unknown: {body}");
+                checked += 1;
+            }
+            if op["responses"].get("401").is_some() && path.starts_with("/api/v1/workspaces") {
+                let (status, body) = send("zzz=1".to_owned()).send(&h).await;
+                // A body error can come first (the body is read before the
+                // handler checks the query); any other answer must name `zzz`.
+                let body_error = body["error"]["message"].as_str().is_some_and(|m| m.contains("JSON body"));
+                if !body_error && (status == StatusCode::UNPROCESSABLE_ENTITY || status.is_success()) {
+                    assert!(unknown(&body, "zzz"), "{method} {path}: an undocumented parameter is accepted: {status} {body}");
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "{checked}");
 }
