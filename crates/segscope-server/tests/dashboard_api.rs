@@ -1592,3 +1592,40 @@ async fn documented_query_parameters_are_the_ones_the_routes_take() {
     }
     assert!(checked > 50, "{checked}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_parses_as_openapi_3_1_with_every_reference_resolved() {
+    let h = harness();
+    let (_, _, bytes) = req(Method::GET, "/api/v1/openapi.json").raw(&h).await;
+    let text = String::from_utf8(bytes).unwrap();
+    let spec = oas3::from_json(&text).unwrap_or_else(|e| panic!("not an OpenAPI 3.1 document: {e}"));
+    let version = spec.validate_version().unwrap();
+    assert_eq!((version.major, version.minor), (3, 1));
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let mut typed = BTreeSet::new();
+    for (path, method, op) in spec.operations() {
+        let where_ = format!("{method} {path}");
+        typed.insert((path.clone(), method.as_str().to_lowercase()));
+        // Every parameter, body and response resolves (no dangling `$ref`).
+        let parameters = op.parameters(&spec).unwrap_or_else(|e| panic!("{where_}: {e}"));
+        assert_eq!(parameters.len(), raw["paths"][&path][method.as_str().to_lowercase()]["parameters"].as_array().unwrap().len());
+        op.request_body(&spec).unwrap_or_else(|e| panic!("{where_}: {e}"));
+        let responses = op.responses(&spec);
+        let declared = op.responses.as_ref().map_or(0, |r| r.len());
+        assert_eq!(responses.len(), declared, "{where_}: every response resolves");
+        for (code, response) in &responses {
+            for (media, content) in &response.content {
+                if let Some(schema) = &content.schema {
+                    schema.resolve(&spec).unwrap_or_else(|e| panic!("{where_} {code} {media}: {e}"));
+                }
+            }
+        }
+    }
+    let untyped: BTreeSet<(String, String)> = raw["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (path.clone(), m.clone())))
+        .collect();
+    assert_eq!(typed, untyped, "the typed parse sees every operation");
+}
