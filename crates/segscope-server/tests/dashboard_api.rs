@@ -1629,3 +1629,25 @@ async fn the_openapi_document_parses_as_openapi_3_1_with_every_reference_resolve
         .collect();
     assert_eq!(typed, untyped, "the typed parse sees every operation");
 }
+
+#[tokio::test]
+async fn drill_down_stages_follow_the_summary_after_the_stage_list_changes() {
+    let h = harness();
+    import(&h, &extra_contacts()).await;
+    // Drop "Raw lead" and rename nothing else: contacts keep what they had.
+    let stages = json!({ "stages": ["Marketing ready", "Sales ready", "Customer"] });
+    let (status, body) = req(Method::PATCH, format!("{WS}/settings")).key(&h.secret).json(stages).send(&h).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let summary = summary(&h, 0, "").await;
+    let mut total = 0;
+    for bucket in summary["stages"].as_array().unwrap() {
+        let filter = match bucket["stage"].as_str() {
+            Some(stage) => format!("stage={}", enc(stage)),
+            None => "missing=stage".to_owned(),
+        };
+        let rows = all_rows(&h, 0, &filter).await;
+        assert_eq!(rows.len() as u64, bucket["count"].as_u64().unwrap(), "{filter}: {:?}", ids_of(&Value::Array(rows.clone())));
+        total += rows.len();
+    }
+    assert_eq!(total as u64, summary["overall"]["total"].as_u64().unwrap());
+}
