@@ -153,7 +153,7 @@ export function websiteChart(el, website) {
     ],
     yAxis: [
       { gridIndex: 0, type: "value", axisLabel: { formatter: (v) => fmtDec(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
-      { gridIndex: 1, type: "value", axisLabel: { formatter: (v) => fmtDuration(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
+      { gridIndex: 1, type: "value", minInterval: 1, axisLabel: { formatter: (v) => fmtDuration(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
     ],
     series: [
       { name: "Sessions per member", type: "bar", xAxisIndex: 0, yAxisIndex: 0, barMaxWidth: 36, data: groups.map((g) => ({ value: g[1].sessions_per_member ?? 0, itemStyle: { color: g[2] } })), label: { show: true, position: "top", formatter: (p) => (groups[p.dataIndex][1].sessions_per_member == null ? "—" : fmtDec(p.value)) } },

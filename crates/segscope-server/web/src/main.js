@@ -334,8 +334,8 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
   const growthEl = h("div", { class: "chart" });
   body.append(card("Growth", { id: "growth", wide: true, file, csv: () => [["period", "start", "end", "added", "removed", "net", "total"], ...g.points.map((p) => [p.period, p.start, p.end, p.added, p.removed, p.net, p.total])] },
     h("p", { class: "legend-line" },
-      h("span", { class: "up" }, `+${fmtInt(g.added)} added`), " · ",
-      h("span", { class: "down" }, `−${fmtInt(g.removed)} removed`), " · ",
+      h("span", { class: g.added ? "up" : "muted" }, `${g.added ? "+" : ""}${fmtInt(g.added)} added`), " · ",
+      h("span", { class: g.removed ? "down" : "muted" }, `${g.removed ? "−" : ""}${fmtInt(g.removed)} removed`), " · ",
       `net ${fmtSigned(g.net)} · ${fmtInt(g.total_at_start)} → ${fmtInt(g.total_at_end)} members`,
       h("span", { class: "muted" }, ` · by ${g.granularity}, ${fmtDateTime(s.range.from, tz)} – ${fmtDateTime(s.range.to, tz)} (${tz})`)),
     growthEl));

@@ -377,7 +377,7 @@ async function checkShown(page, api, WS, segment, state) {
   eq(await stat("sessions"), fmtInt(s.overall.sessions), `${label} sessions`);
   eq(await stat("duration"), fmtDuration(s.overall.avg_session_secs), `${label} avg session duration`);
   const legend = await page.textContent('[data-block="growth"] .legend-line');
-  check(legend.includes(`+${fmtInt(s.growth.added)} added`) && legend.includes(`${fmtInt(s.growth.total_at_start)} → ${fmtInt(s.growth.total_at_end)}`), `${label} growth legend (${legend})`);
+  check(legend.includes(`${s.growth.added ? "+" : ""}${fmtInt(s.growth.added)} added`) && legend.includes(`${fmtInt(s.growth.total_at_start)} → ${fmtInt(s.growth.total_at_end)}`), `${label} growth legend (${legend})`);
   for (const k of ["opted_in", "bounced", "unsubscribed"]) {
     eq((await page.textContent(`[data-flag="${k}"] .stat-value`)).trim(), fmtInt(s.associated[k].count), `${label} ${k}`);
   }
