@@ -218,13 +218,14 @@ async fn workspaces_json(state: &AppState) -> Result<Value, ApiError> {
 
 /// `GET /api/v1/session`: who is signed in, with the CSRF token and the
 /// workspaces the dashboard may pick from. 401 without a valid session.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+/// Like the sign-in's answer it carries the CSRF token, so it is never stored.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let session = state
         .sessions()
         .from_headers(&headers, state.now())
         .ok_or_else(|| ApiError::unauthorized("not signed in: POST the admin token to /api/v1/session"))?;
     let workspaces = workspaces_json(&state).await?;
-    Ok(Json(session_body(&state, &session, workspaces)))
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(session_body(&state, &session, workspaces))).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -303,8 +303,10 @@ async fn session_sign_in_cookie_csrf_origin_and_sign_out() {
     let session = Session { cookie: attributes[0].to_owned(), csrf: csrf.clone() };
 
     // The session: the CSRF token and every workspace with its count.
-    let (status, shown) = req(Method::GET, "/api/v1/session").session(&session).send(&h).await;
+    let (status, headers, bytes) = req(Method::GET, "/api/v1/session").session(&session).raw(&h).await;
+    let shown = json_of(&bytes);
     assert_eq!(status, StatusCode::OK, "{shown:#}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store", "the CSRF token is never cached");
     assert_eq!(shown["signed_in"], true);
     assert_eq!(shown["csrf_token"], csrf.as_str());
     let expected: Vec<Value> = h
