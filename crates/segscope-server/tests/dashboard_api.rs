@@ -134,6 +134,10 @@ fn extra_contacts() -> String {
         if !countries[(i / 4) % 4].is_empty() {
             fields.insert("country".into(), json!(countries[(i / 4) % 4]));
         }
+        if i == 7 {
+            fields.insert("first_name".into(), json!("-2+3"));
+            fields.insert("last_name".into(), json!("@SUM(A1:A9)"));
+        }
         if i == 5 {
             fields.insert("first_name".into(), json!("=HYPERLINK(\"http://evil.example\")"));
             fields.insert("last_name".into(), json!("Smith, \"Jr\"\nthe second"));
@@ -258,7 +262,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 fn csv_cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -1017,9 +1021,10 @@ async fn csv_export_has_a_header_and_one_quoted_row_per_member() {
     assert!(text.contains("'=HYPERLINK(\"\"http://evil.example\"\")"), "{text}");
     assert!(text.contains("\"Smith, \"\"Jr\"\"\nthe second\""), "{text}");
     assert!(!text.contains(",=HYPERLINK") && !text.contains(",\"=HYPERLINK"), "no cell starts with `=`");
+    assert!(text.contains(",'-2+3,'@SUM(A1:A9),"), "{text}");
     for record in parse_csv(&text) {
         for cell in record {
-            assert!(!cell.starts_with(['=', '+', '@']), "{cell}");
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
         }
     }
     // Segment with no members still gets its header.
