@@ -1673,3 +1673,24 @@ async fn drill_down_stages_follow_the_summary_after_the_stage_list_changes() {
     }
     assert_eq!(total as u64, summary["overall"]["total"].as_u64().unwrap());
 }
+
+#[tokio::test]
+async fn sessions_expire_after_their_lifetime() {
+    let h = harness();
+    let state = segscope_server::AppState::new(
+        h.backend.clone(),
+        segscope_server::ServerConfig { admin_token_hash: Some(segscope_server::keys::hash_key(ADMIN_TOKEN)), ..config() },
+    );
+    let app = segscope_server::router(state.clone());
+    let request = req(Method::POST, "/api/v1/session").json(json!({ "token": ADMIN_TOKEN })).build();
+    let (status, headers, bytes) = send_request(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let max_age: i64 = set_cookie.split(';').find_map(|a| a.trim().strip_prefix("Max-Age=")).unwrap().parse().unwrap();
+    let expires = segscope_core::time::parse_instant(json_of(&bytes)["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(expires - now(), max_age, "the cookie and the session end together");
+    let mut cookie = HeaderMap::new();
+    cookie.insert(header::COOKIE, set_cookie.split(';').next().unwrap().parse().unwrap());
+    assert!(state.sessions().from_headers(&cookie, expires - 1).is_some());
+    assert!(state.sessions().from_headers(&cookie, expires).is_none(), "expired at `expires_at`");
+}
