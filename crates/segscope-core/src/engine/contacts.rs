@@ -18,22 +18,8 @@ use crate::time::Secs;
 /// that serialized nothing: `String(undefined)`, `"" + {}`, `null`). They
 /// are refused rather than merging everyone who sent them: one broken
 /// snippet would otherwise make every visitor the same contact.
-const JUNK_IDS: &[&str] = &[
-    "null",
-    "undefined",
-    "none",
-    "nil",
-    "nan",
-    "0",
-    "-1",
-    "[object object]",
-    "{}",
-    "[]",
-    "false",
-    "true",
-    "\"\"",
-    "''",
-];
+const JUNK_IDS: &[&str] =
+    &["null", "undefined", "none", "nil", "nan", "0", "-1", "[object object]", "{}", "[]", "false", "true", "\"\"", "''"];
 
 /// Whether `raw` (trimmed, any case) is one of the [`JUNK_IDS`].
 fn is_junk_id(raw: &str) -> bool {
