@@ -234,7 +234,7 @@ fn verify(
             if envelope.signature.is_none() {
                 return Err(unsigned("no SNS `Signature`"));
             }
-            if !ses.topic_arns.iter().any(|arn| *arn == envelope.topic_arn) {
+            if !ses.topic_arns.contains(&envelope.topic_arn) {
                 tracing::warn!(workspace = %shorten(workspace), topic = %shorten(&envelope.topic_arn), "SNS message from a topic not listed in ses.topic_arns");
                 return Err(ApiError::forbidden("this SNS topic is not listed for the workspace (`ses.topic_arns`)"));
             }
