@@ -45,7 +45,7 @@ const COMPARE_MAX: usize = 4;
 fn workspace_json(backend: &dyn Backend, id: &WorkspaceId) -> Result<Value, ApiError> {
     let stats = backend.stats(id)?;
     let settings = backend.settings(id)?;
-    Ok(serde_json::to_value(wire::workspace_out(id, &stats, &settings)).map_err(|e| ApiError::internal(e.to_string()))?)
+    serde_json::to_value(wire::workspace_out(id, &stats, &settings)).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// `GET /api/v1/workspaces`: the signed-in admin sees every workspace, a
