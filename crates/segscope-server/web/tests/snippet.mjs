@@ -9,9 +9,11 @@
 //     and leaves (page-leave beacon);
 //   - an anonymous visitor accepts and browses 2 pages;
 //   - a visitor who never accepts browses 2 pages (nothing may be sent);
+//   - a visitor accepts on the first page, withdraws (consent false: the
+//     cookie goes) and browses on (nothing more may be sent);
 //   - a HeadlessChrome user agent accepts and browses (a bot: no contact).
-// Then the segscope API (secret key) must give exactly: 1 known and 1
-// anonymous contact, Dana with 1 session of 3 page views and a duration,
+// Then the segscope API (secret key) must give exactly: 1 known and 2
+// anonymous contacts, Dana with 1 session of 3 page views and a duration,
 // first touch "email", and the "Pricing visitors" segment 1 known + 1
 // anonymous. Prints `figure:` lines; exits non-zero with a message on failure.
 //
@@ -245,6 +247,26 @@ async function main() {
   equal(shySeen.requests, 0, 'collect requests from a visitor who never consented');
   check(!shyCookie, 'a cookie was set without consent');
 
+  // A visitor who accepts, then withdraws: the cookie goes, nothing more is sent.
+  const revoker = await browser.newContext({ userAgent: CHROME_UA });
+  const revokerSeen = watch(revoker);
+  const revokerTab = await revoker.newPage();
+  await revokerTab.goto(`${site}/`);
+  const revokerFirst = revokerTab.waitForResponse((r) => r.url().includes('/collect/'));
+  await revokerTab.click('#accept');
+  await revokerFirst;
+  check(await cookieOf(revoker, site), 'the cookie after consent');
+  await revokerTab.evaluate(() => window.segscope('consent', false));
+  check(!(await cookieOf(revoker, site)), 'consent(false) deletes the cookie');
+  const sentBeforeRevoking = revokerSeen.requests;
+  await revokerTab.click('#to-pricing');
+  await revokerTab.waitForURL(`${site}/pricing`);
+  await sleep(500);
+  await revokerTab.goto('about:blank');
+  await sleep(300);
+  await revoker.close();
+  equal(revokerSeen.requests, sentBeforeRevoking, 'collect requests after consent was withdrawn');
+
   // A headless-browser user agent: a bot, never a contact.
   const bot = await browser.newContext({ userAgent: HEADLESS_UA });
   const botTab = await bot.newPage();
@@ -281,16 +303,17 @@ async function main() {
     `Dana's session lasts ${session.duration_secs} s: the page-leave beacon must extend it to the last page (browsing took ${elapsed.toFixed(1)} s)`);
 
   const ws = await api(server.url, secret, 'shop');
-  equal([ws.body.stats.contacts, ws.body.stats.known, ws.body.stats.anonymous], [2, 1, 1], 'workspace contacts / known / anonymous');
+  // Dana (known), the anonymous visitor and the one who withdrew after one page (anonymous).
+  equal([ws.body.stats.contacts, ws.body.stats.known, ws.body.stats.anonymous], [3, 1, 2], 'workspace contacts / known / anonymous');
   check(ws.body.stats.bot_hits >= 1, `bot hits counted: ${JSON.stringify(ws.body.stats)}`);
   const all = await api(server.url, secret, 'shop/segments/0/summary');
-  equal([all.body.overall.known, all.body.overall.anonymous, all.body.overall.sessions], [1, 1, 2], 'all contacts: known / anonymous / sessions');
+  equal([all.body.overall.known, all.body.overall.anonymous, all.body.overall.sessions], [1, 2, 3], 'all contacts: known / anonymous / sessions');
   const pricing = await api(server.url, secret, `shop/segments/${segmentBody.id}/summary`);
   equal([pricing.body.overall.known, pricing.body.overall.anonymous, pricing.body.overall.total], [1, 1, 2], 'Pricing visitors: known / anonymous / total');
 
   console.log(`figure: snippet e2e: Dana 1 known contact, 1 session, ${session.page_views} page views, ${session.duration_secs} s (browsing took ${elapsed.toFixed(1)} s), first touch ${contact.first_touch_source}`);
   console.log(`figure: snippet e2e: workspace ${ws.body.stats.known} known + ${ws.body.stats.anonymous} anonymous, ${ws.body.stats.bot_hits} bot hit(s); Pricing visitors ${pricing.body.overall.known} known + ${pricing.body.overall.anonymous} anonymous`);
-  console.log(`figure: snippet e2e: collect requests: Dana ${danaSeen.requests} (all cross-origin; ${danaSeen.statuses.length} answers seen by the page, all 200; ${danaSeen.aborted} left in flight at navigation), no-consent visitor ${shySeen.requests}`);
+  console.log(`figure: snippet e2e: collect requests: Dana ${danaSeen.requests} (all cross-origin; ${danaSeen.statuses.length} answers seen by the page, all 200; ${danaSeen.aborted} left in flight at navigation), no-consent visitor ${shySeen.requests}, after withdrawing ${revokerSeen.requests - sentBeforeRevoking}`);
   console.log(`figure: snippet e2e: avg session ${all.body.overall.avg_session_secs} s over ${all.body.overall.sessions} sessions`);
 }
 
