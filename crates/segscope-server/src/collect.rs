@@ -314,7 +314,8 @@ async fn authorize(state: &AppState, path_workspace: &str, key: String) -> Resul
 /// `POST /collect/{ws}`: a batch of tracking events from one visitor.
 pub async fn collect(State(state): State<AppState>, Path(ws): Path<String>, request: Request) -> Result<Response, ApiError> {
     let client = client_address(&state, &request);
-    let caller = format!("{ws}|{}", client.map(|ip| ip.to_string()).unwrap_or_default());
+    // Bounded key: the path comes from the network.
+    let caller = format!("{}|{}", shorten(&ws), client.map(|ip| ip.to_string()).unwrap_or_default());
     rate_limit(state.collect_limiter(), &caller)?;
     let headers = request.headers().clone();
     let query = request.uri().query().map(str::to_owned);
@@ -422,13 +423,14 @@ pub async fn collect(State(state): State<AppState>, Path(ws): Path<String>, requ
                 "merges": report.merges,
                 "bot_hits": report.bot_hits,
             });
-            let status = if report.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
             if report.accepted == 0 {
+                // The core refused every event (e.g. a heartbeat before any
+                // page view): the command changed nothing.
                 let err =
                     ApiError::invalid("no event of the batch was accepted").with_detail("rejected", body["rejected"].clone());
                 return Ok(err.into_response());
             }
-            Ok((status, JsonBody(body)).into_response())
+            Ok((StatusCode::OK, JsonBody(body)).into_response())
         })
         .await
 }

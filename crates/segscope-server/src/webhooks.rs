@@ -283,7 +283,7 @@ pub async fn receive(
         }
     };
     let client = client_address(&state, &request);
-    let caller = format!("{}|{ws}|{}", provider.key(), client.map(|ip| ip.to_string()).unwrap_or_default());
+    let caller = format!("{}|{}|{}", provider.key(), shorten(&ws), client.map(|ip| ip.to_string()).unwrap_or_default());
     rate_limit(state.webhook_limiter(), &caller)?;
     let headers = request.headers().clone();
     let limit = state.config().max_webhook_bytes;

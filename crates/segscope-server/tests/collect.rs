@@ -388,3 +388,80 @@ async fn identify_makes_one_known_contact_with_all_sessions_in_place() {
 async fn identify_merges_the_anonymous_history_into_the_existing_contact() {
     identify_scenario(true).await;
 }
+
+fn shared_data(relative: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("SEGSCOPE_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let path = root.join("data").join(relative);
+    assert!(path.exists(), "{} is missing: these tests read MaxMind's test database from shared/data", path.display());
+    path
+}
+
+/// Geography comes from the peer address (or `X-Forwarded-For` through a
+/// trusted proxy only), and the address itself is not kept.
+#[tokio::test]
+async fn collect_hits_get_geography_from_the_client_address() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let geoip = segscope_enrich::GeoIp::open(shared_data("maxmind-test-mmdb/GeoIP2-City-Test.mmdb")).unwrap();
+    let config = segscope_server::ServerConfig {
+        geoip: Some(std::sync::Arc::new(geoip)),
+        trusted_proxies: segscope_enrich::TrustedProxies::parse("10.0.0.0/8").unwrap(),
+        ..common::config()
+    };
+    let h = harness_with(config);
+    let fresh = segscope_core::ids::WorkspaceId::parse("geo").unwrap();
+    h.backend.create_workspace(&fresh, Settings::default(), now() - 86_400).unwrap();
+    let (write, _) = add_key(&h.backend, &fresh, KeyKind::Write);
+    let (secret, _) = add_key(&h.backend, &fresh, KeyKind::Secret);
+    // (peer, X-Forwarded-For, email, expected country)
+    let cases = [
+        ("81.2.69.142:5000", Some("89.160.20.112"), "direct@example.com", "GB"), // untrusted peer: the header is ignored
+        ("10.1.2.3:5000", Some("89.160.20.112"), "proxied@example.com", "SE"),   // trusted proxy: the client behind it
+    ];
+    for (peer, forwarded, email, _) in cases {
+        let body = batch(
+            Some(&write),
+            &format!("v-{email}"),
+            json!([page("https://shop.example/"), { "type": "identify", "email": email }]),
+        );
+        let mut request = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/collect/geo")
+            .header("content-type", "text/plain")
+            .header("user-agent", CHROME);
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        let mut request = request.body(Body::from(body)).unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
+        let response = h.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    }
+    for (_, _, email, country) in cases {
+        let (status, contact) = send(&h.app, get(format!("/api/v1/workspaces/geo/contacts/{email}"), &secret)).await;
+        assert_eq!(status, StatusCode::OK, "{contact:#}");
+        assert_eq!(contact["country"], country, "{email}: {contact:#}");
+    }
+    let files: Vec<u8> = walk(h.dir.path());
+    for ip in ["81.2.69.142", "89.160.20.112"] {
+        assert!(!files.windows(ip.len()).any(|w| w == ip.as_bytes()), "the address {ip} is stored on disk");
+    }
+}
+
+fn walk(path: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap().flatten() {
+        if entry.metadata().unwrap().is_dir() {
+            out.extend(walk(&entry.path()));
+        } else {
+            out.extend(std::fs::read(entry.path()).unwrap());
+        }
+    }
+    out
+}
