@@ -59,6 +59,13 @@ pub const SNIPPET_JS: &str = include_str!("snippet.js");
 /// the snippet sends at once, so such an age is a replay or a broken clock.
 pub const MAX_EVENT_AGE_SECS: i64 = 24 * 3600;
 
+/// Traits a browser may not set: identity (the event's own `email` /
+/// `external_id` are the identity, with the merge rules of SPEC §2; a trait
+/// would rename a contact around them) and email consent (anyone can run
+/// the snippet's code with the public write key, so a forged
+/// "unsubscribed" or "subscribed" must not come this way).
+const BROWSER_FORBIDDEN_TRAITS: &[&str] = &["email", "external_id", "email_status", "subscription_status", "status", "consent"];
+
 /// The longest URL, referrer, event name or trait name accepted.
 const MAX_URL_LEN: usize = 2048;
 
@@ -254,6 +261,15 @@ fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<EventInput, (
             }
             let traits = match event.get("traits") {
                 None | Some(Json::Null) => Vec::new(),
+                Some(Json::Object(traits))
+                    if let Some(name) =
+                        traits.keys().find(|n| BROWSER_FORBIDDEN_TRAITS.contains(&n.trim().to_ascii_lowercase().as_str())) =>
+                {
+                    return Err(refuse(format!(
+                        "trait `{}` cannot be set from a browser: the identity is the event's `email` / `external_id`, and email consent comes from your ESP, an import or the API",
+                        shorten(name)
+                    )));
+                }
                 Some(Json::Object(traits)) if traits.len() <= 100 => traits
                     .iter()
                     .map(|(name, value)| segscope_ingest::ndjson::field_value(name, value).map(|value| (name.clone(), value)))

@@ -227,6 +227,8 @@ async fn identify_with_junk_ids_is_refused_with_the_reason_and_merges_nothing() 
         json!({ "external_id": "  " }),
         json!({ "email": "ann@example.com", "external_id": "undefined" }),
         json!({}),
+        json!({ "email": "mallory@example.com", "traits": { "email": "ann@example.com" } }),
+        json!({ "email": "ann@example.com", "traits": { "Status": "unsubscribed" } }),
     ];
     for who in junk {
         let mut event = json!({ "type": "identify" });
