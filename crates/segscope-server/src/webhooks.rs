@@ -345,3 +345,52 @@ pub async fn receive(
     );
     Ok(JsonBody(answer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem";
+
+    fn load(json: &str) -> Result<WebhookKeys, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sns.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+        let path = dir.path().join(WEBHOOK_KEYS_FILE);
+        std::fs::write(&path, json).unwrap();
+        WebhookKeys::load(&path)
+    }
+
+    #[test]
+    fn the_keys_file_reads_certificates_relative_to_itself() {
+        let keys = load(&format!(
+            r#"{{"acme": {{"mailgun_signing_key": "key-1", "ses": {{"topic_arns": ["arn:aws:sns:eu-west-1:1:t"], "certificates": {{"{URL}": "sns.pem"}}}}}}}}"#
+        ))
+        .unwrap();
+        let acme = &keys.workspaces["acme"];
+        assert_eq!(acme.mailgun_signing_key.as_deref(), Some("key-1"));
+        assert!(acme.ses.as_ref().unwrap().certificates[URL].starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!format!("{keys:?}").contains("key-1"), "Debug hides the secrets");
+    }
+
+    #[test]
+    fn the_keys_file_refuses_mistakes_with_their_reason() {
+        let err = load(r#"{"acme": {"mailgun_key": "k"}}"#).unwrap_err();
+        assert!(err.contains("unknown field `mailgun_key`"), "{err}");
+        let err = load(r#"{"acme": {"ses": {"topic_arns": []}}}"#).unwrap_err();
+        assert!(err.contains("`ses.topic_arns` must list your SNS topics"), "{err}");
+        let err = load(r#"{"acme": {"ses": {"topic_arns": ["t"], "certificates": {"https://evil.example/x.pem": "sns.pem"}}}}"#)
+            .unwrap_err();
+        assert!(err.contains("not an Amazon SNS one"), "{err}");
+        let err = load(&format!(r#"{{"acme": {{"ses": {{"topic_arns": ["t"], "certificates": {{"{URL}": "missing.pem"}}}}}}}}"#))
+            .unwrap_err();
+        assert!(err.contains("missing.pem"), "{err}");
+    }
+
+    #[test]
+    fn mailgun_tokens_are_remembered_once() {
+        let seen = SeenTokens::default();
+        assert!(seen.first_time("a"));
+        assert!(!seen.first_time("a"));
+        assert!(seen.first_time("b"));
+    }
+}
