@@ -315,14 +315,15 @@ pub async fn receive(
         && envelope.kind != "Notification"
     {
         let url = envelope.subscribe_url.clone().unwrap_or_default();
-        tracing::warn!(
-            workspace = %workspace, topic = %envelope.topic_arn,
-            "SNS {} for workspace {workspace}: open this URL once to confirm the subscription (segscope does not visit it): {url}",
-            envelope.kind
-        );
+        let what = if envelope.is_subscription_confirmation() {
+            "open this URL once to confirm the subscription (segscope does not visit it)"
+        } else {
+            "the topic unsubscribed this endpoint; open this URL only to subscribe it again"
+        };
+        tracing::warn!(workspace = %workspace, topic = %envelope.topic_arn, "SNS {} for workspace {workspace}: {what}: {url}", envelope.kind);
         answer["sns"] = json!({
             "type": envelope.kind, "topic_arn": envelope.topic_arn, "subscribe_url": url,
-            "message": "verified; segscope does not confirm subscriptions itself: the operator opens subscribe_url (also in the server log)",
+            "message": format!("verified; {what}; the URL is also in the server log"),
         });
     }
     let inputs: Vec<_> = batch.events.iter().filter_map(|e| e.to_event_input().map(|input| (e.item, input))).collect();
