@@ -157,8 +157,8 @@ pub struct AppState {
     sessions: Arc<session::Sessions>,
     collect_limiter: Arc<ratelimit::RateLimiter>,
     webhook_limiter: Arc<ratelimit::RateLimiter>,
-    /// Mailgun tokens seen recently (replay protection).
-    mailgun_tokens: Arc<webhooks::SeenTokens>,
+    /// Webhook deliveries seen recently (redeliveries and replays).
+    deliveries: Arc<webhooks::SeenDeliveries>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -172,8 +172,8 @@ impl AppState {
         let sessions = Arc::new(session::Sessions::new(config.admin_token_hash.clone()));
         let collect_limiter = Arc::new(ratelimit::RateLimiter::new(config.collect_rate));
         let webhook_limiter = Arc::new(ratelimit::RateLimiter::new(config.webhook_rate));
-        let mailgun_tokens = Arc::new(webhooks::SeenTokens::default());
-        AppState { backend, config: Arc::new(config), sessions, collect_limiter, webhook_limiter, mailgun_tokens }
+        let deliveries = Arc::new(webhooks::SeenDeliveries::default());
+        AppState { backend, config: Arc::new(config), sessions, collect_limiter, webhook_limiter, deliveries }
     }
 
     /// The dashboard's signed-in sessions.
@@ -189,8 +189,8 @@ impl AppState {
         &self.webhook_limiter
     }
 
-    pub(crate) fn mailgun_tokens(&self) -> &webhooks::SeenTokens {
-        &self.mailgun_tokens
+    pub(crate) fn deliveries(&self) -> &webhooks::SeenDeliveries {
+        &self.deliveries
     }
 
     pub fn config(&self) -> &ServerConfig {

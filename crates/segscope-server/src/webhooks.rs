@@ -17,7 +17,10 @@
 //! - **Postmark** signs nothing; its webhooks carry HTTP Basic credentials
 //!   set in the webhook URL (`https://user:pass@…`), checked here.
 //! - **Mailgun** timestamps older or newer than [`MAILGUN_MAX_SKEW_SECS`]
-//!   and tokens seen before are refused (replays).
+//!   are refused (replays).
+//! - **Redeliveries are recorded once** ([`SeenDeliveries`]): a delivery
+//!   id seen with the same body answers 200 "duplicate", with another body
+//!   403.
 //! - **SES/SNS**: SNS proves that *AWS* sent a message, not that it comes
 //!   from *your* topic, so the topic ARN must be listed. The signing
 //!   certificate is read from the configuration (keyed by its
@@ -25,7 +28,7 @@
 //!   A `SubscriptionConfirmation` is verified, then its `SubscribeURL` is
 //!   logged and returned for the operator to open; it is not visited.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path as FsPath;
 
 use axum::Json as JsonBody;
@@ -48,9 +51,8 @@ use crate::routes::{read_body, shorten};
 /// Mailgun timestamps further than this from the server's clock are refused.
 pub const MAILGUN_MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// Mailgun tokens remembered for replay protection (a FIFO; a token older
-/// than the skew window is refused by its timestamp anyway).
-const MAILGUN_TOKENS_KEPT: usize = 50_000;
+/// Webhook deliveries remembered (see [`SeenDeliveries`]).
+const DELIVERIES_KEPT: usize = 50_000;
 
 /// The file in the data directory that `segscope serve` reads the keys from.
 pub const WEBHOOK_KEYS_FILE: &str = "webhook-keys.json";
@@ -121,28 +123,69 @@ impl WebhookKeys {
     }
 }
 
-/// Recently seen Mailgun tokens, bounded.
+/// Webhook deliveries seen recently: delivery id → SHA-256 of the body,
+/// bounded (a FIFO of [`DELIVERIES_KEPT`]).
+///
+/// ESPs deliver at least once: a delivery whose answer was lost is sent
+/// again, and recording it twice would count a bounce twice (five copies
+/// of one soft bounce would bounce the address, SPEC §6). A delivery id
+/// seen with the same body is therefore answered 200 "duplicate" without
+/// recording; seen with another body it is a forgery (Mailgun signs only
+/// its timestamp and token, not the body) and refused. The id is the
+/// SendGrid signature, the Mailgun token, the SNS `MessageId`, or the
+/// body's digest for Postmark. Memory only: after a restart, or beyond
+/// the last 50 000 deliveries, a redelivery is recorded again.
 #[derive(Debug, Default)]
-pub struct SeenTokens {
-    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
+pub struct SeenDeliveries {
+    inner: Mutex<DeliveryMemory>,
 }
 
-impl SeenTokens {
-    /// Remembers `token`; `false` if it was seen before.
-    fn first_time(&self, token: &str) -> bool {
+/// Delivery id → body digest, and the ids in arrival order (to forget the oldest).
+#[derive(Debug, Default)]
+struct DeliveryMemory {
+    digests: HashMap<String, [u8; 32]>,
+    order: VecDeque<String>,
+}
+
+/// What [`SeenDeliveries::reserve`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Never seen: reserved now; [`SeenDeliveries::release`] it if it fails.
+    New,
+    /// The same id and body were already accepted.
+    Duplicate,
+    /// The same id with another body.
+    Forged,
+}
+
+impl SeenDeliveries {
+    fn reserve(&self, id: &str, body_digest: [u8; 32]) -> Delivery {
         let mut guard = self.inner.lock();
-        let (set, order) = &mut *guard;
-        if set.contains(token) {
-            return false;
+        let DeliveryMemory { digests: seen, order } = &mut *guard;
+        match seen.get(id) {
+            Some(digest) if *digest == body_digest => return Delivery::Duplicate,
+            Some(_) => return Delivery::Forged,
+            None => {}
         }
-        if order.len() >= MAILGUN_TOKENS_KEPT
+        if order.len() >= DELIVERIES_KEPT
             && let Some(oldest) = order.pop_front()
         {
-            set.remove(&oldest);
+            seen.remove(&oldest);
         }
-        set.insert(token.to_owned());
-        order.push_back(token.to_owned());
-        true
+        seen.insert(id.to_owned(), body_digest);
+        order.push_back(id.to_owned());
+        Delivery::New
+    }
+
+    /// Forgets a reserved delivery that was not recorded, so that the
+    /// ESP's retry is accepted.
+    fn release(&self, id: &str) {
+        let mut guard = self.inner.lock();
+        let DeliveryMemory { digests: seen, order } = &mut *guard;
+        seen.remove(id);
+        if let Some(position) = order.iter().rposition(|x| x == id) {
+            order.remove(position);
+        }
     }
 }
 
@@ -168,16 +211,16 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// Checks the provider's proof on a request; the body is already bounded.
+/// Checks the provider's proof on a request (the body is already
+/// bounded) and returns the delivery's id for [`SeenDeliveries`].
 fn verify(
     provider: Provider,
     workspace: &str,
     keys: &WorkspaceWebhookKeys,
     headers: &HeaderMap,
     body: &[u8],
-    state: &AppState,
     now: Secs,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     match provider {
         Provider::SendGrid => {
             let key = keys.sendgrid_public_key.as_deref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -186,7 +229,8 @@ fn verify(
             let timestamp = header_str(headers, "x-twilio-email-event-webhook-timestamp")
                 .ok_or_else(|| unsigned("no `X-Twilio-Email-Event-Webhook-Timestamp` header"))?;
             segscope_ingest::verify_sendgrid_signature(key, signature, timestamp, body)
-                .map_err(|err| bad_signature(provider, workspace, &err))
+                .map_err(|err| bad_signature(provider, workspace, &err))?;
+            Ok(signature.to_owned())
         }
         Provider::Mailgun => {
             let key = keys.mailgun_signing_key.as_deref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -205,10 +249,7 @@ fn verify(
                     "the webhook's signature timestamp is more than {MAILGUN_MAX_SKEW_SECS} s away from the server's clock (a replay, or a wrong clock)"
                 )));
             }
-            if !state.mailgun_tokens().first_time(&token) {
-                return Err(ApiError::forbidden("this webhook's signature token was already used (a replay)"));
-            }
-            Ok(())
+            Ok(token)
         }
         Provider::Postmark => {
             let expected = keys.postmark_basic_auth.as_deref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -223,7 +264,7 @@ fn verify(
             if Sha256::digest(&decoded) != Sha256::digest(expected.as_bytes()) {
                 return Err(bad_signature(provider, workspace, &SignatureError::Mismatch));
             }
-            Ok(())
+            Ok(hex::encode(Sha256::digest(body)))
         }
         Provider::AmazonSes => {
             let ses = keys.ses.as_ref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -249,7 +290,8 @@ fn verify(
                     "the SNS signing certificate of this message is not configured for the workspace (the server log names it)",
                 ));
             };
-            segscope_ingest::verify_sns_signature(&envelope, pem).map_err(|err| bad_signature(provider, workspace, &err))
+            segscope_ingest::verify_sns_signature(&envelope, pem).map_err(|err| bad_signature(provider, workspace, &err))?;
+            Ok(envelope.message_id)
         }
     }
 }
@@ -290,17 +332,42 @@ pub async fn receive(
     let body = read_body(request, &state, limit).await?;
     let keys = state.config().webhook_keys.workspaces.get(&ws).cloned().unwrap_or_default();
     let now = state.now();
-    verify(provider, &ws, &keys, &headers, &body, &state, now)?;
+    let delivery = format!("{}|{}|{}", provider.key(), shorten(&ws), verify(provider, &ws, &keys, &headers, &body, now)?);
+    let digest: [u8; 32] = Sha256::digest(&body).into();
+    match state.deliveries().reserve(&delivery, digest) {
+        Delivery::New => {}
+        Delivery::Duplicate => {
+            // Answered as a success so the ESP stops retrying; nothing recorded twice.
+            return Ok(JsonBody(json!({ "provider": provider.key(), "duplicate": true, "recorded": 0,
+                "message": "this delivery was already received; nothing was recorded again" })));
+        }
+        Delivery::Forged => {
+            tracing::warn!(provider = provider.key(), workspace = %shorten(&ws), "webhook refused: a delivery id seen before with another body");
+            return Err(ApiError::forbidden("this webhook's signature was already used with another body (a replay)"));
+        }
+    }
+    let result = record(&state, provider, &ws, &body, now).await;
+    // A failed delivery must be accepted when the ESP retries it; an SNS
+    // (un)subscription notice records nothing and is logged again if resent.
+    if result.as_ref().map_or(true, |JsonBody(answer)| answer.get("sns").is_some()) {
+        state.deliveries().release(&delivery);
+    }
+    result
+}
+
+/// Parses a verified body and records its events.
+async fn record(state: &AppState, provider: Provider, ws: &str, body: &[u8], now: Secs) -> Result<JsonBody<Json>, ApiError> {
+    let limit = state.config().max_webhook_bytes;
     let options = WebhookOptions {
         limits: segscope_ingest::InputLimits { max_line_bytes: limit, max_field_bytes: limit, ..Default::default() },
         received_at: Some(now),
     };
-    let batch = segscope_ingest::parse_webhook(provider, &body, &options).map_err(|err| match err {
+    let batch = segscope_ingest::parse_webhook(provider, body, &options).map_err(|err| match err {
         WebhookError::TooLarge { .. } => ApiError::payload_too_large(limit),
         WebhookError::InvalidJson(message) => bad_json(&message),
         other @ WebhookError::WrongShape { .. } => ApiError::invalid(other.to_string()),
     })?;
-    let workspace = segscope_core::ids::WorkspaceId::parse(&ws).map_err(|_| crate::auth::workspace_not_found(&ws))?;
+    let workspace = segscope_core::ids::WorkspaceId::parse(ws).map_err(|_| crate::auth::workspace_not_found(ws))?;
     let mut answer = json!({
         "provider": provider.key(),
         "items": batch.n_items,
@@ -388,10 +455,13 @@ mod tests {
     }
 
     #[test]
-    fn mailgun_tokens_are_remembered_once() {
-        let seen = SeenTokens::default();
-        assert!(seen.first_time("a"));
-        assert!(!seen.first_time("a"));
-        assert!(seen.first_time("b"));
+    fn deliveries_are_remembered_once_and_released_on_failure() {
+        let seen = SeenDeliveries::default();
+        assert_eq!(seen.reserve("a", [1; 32]), Delivery::New);
+        assert_eq!(seen.reserve("a", [1; 32]), Delivery::Duplicate);
+        assert_eq!(seen.reserve("a", [2; 32]), Delivery::Forged);
+        seen.release("a");
+        assert_eq!(seen.reserve("a", [2; 32]), Delivery::New);
+        assert_eq!(seen.reserve("b", [1; 32]), Delivery::New);
     }
 }

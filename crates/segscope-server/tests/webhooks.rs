@@ -98,6 +98,13 @@ async fn sendgrid_signed_batch_is_recorded_and_unknown_recipients_are_reported()
     assert_eq!(actions, ["hard_bounced", "delivered", "deferred"]);
     assert_eq!(email_events(&h, "bob@gmail.com").await, ["hard_bounced"]);
     assert!(email_events(&h, "ann@example.com").await.is_empty(), "a deferral is not recorded");
+    // SendGrid redelivers when an answer is lost: the bounce is counted once.
+    let before = fingerprint(&h);
+    let (status, answer) = sendgrid(&h, &body, Some(sendgrid_headers(&keys, &body, "1710504000"))).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(fingerprint(&h), before);
+    assert_eq!(email_events(&h, "bob@gmail.com").await, ["hard_bounced"]);
 }
 
 #[tokio::test]
@@ -172,7 +179,15 @@ async fn mailgun_signed_event_is_recorded_and_replays_stale_and_bad_signatures_a
     assert_eq!(answer["recorded"], 1);
     assert_eq!(email_events(&h, "ann@example.com").await, ["complained"]);
     let after = fingerprint(&h);
+    // A redelivery (same token, same body) is a success that records nothing.
     let (status, answer) = mailgun(&h, mailgun_body(now(), "token-3", MAILGUN_KEY)).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    assert_eq!((answer["duplicate"].as_bool(), answer["recorded"].as_u64()), (Some(true), Some(0)));
+    assert_eq!(email_events(&h, "ann@example.com").await, ["complained"], "recorded once");
+    // The token with another body: Mailgun signs only timestamp + token, so this is a forgery.
+    let mut forged: Value = serde_json::from_slice(&mailgun_body(now(), "token-3", MAILGUN_KEY)).unwrap();
+    forged["event-data"]["recipient"] = json!("bob@gmail.com");
+    let (status, answer) = mailgun(&h, serde_json::to_vec(&forged).unwrap()).await;
     assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
     assert!(answer["error"]["message"].as_str().unwrap().contains("replay"));
     assert_eq!(fingerprint(&h), after);
@@ -278,6 +293,10 @@ async fn ses_through_sns_checks_topic_certificate_and_signature() {
     assert_eq!(status, StatusCode::OK, "{answer:#}");
     assert_eq!(answer["recorded"], 1);
     assert_eq!(email_events(&h, "bob@gmail.com").await, ["hard_bounced"]);
+    // SNS retries with the same MessageId: recorded once.
+    let (status, answer) = ses(&h, &good).await;
+    assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(true)), "{answer:#}");
+    assert_eq!(email_events(&h, "bob@gmail.com").await, ["hard_bounced"]);
 }
 
 #[tokio::test]
@@ -297,6 +316,10 @@ async fn sns_subscription_confirmation_is_verified_and_handed_to_the_operator() 
     );
     assert_eq!(answer["recorded"], 0);
     assert_eq!(fingerprint(&h), before, "a confirmation records nothing");
+    // SNS resends confirmations until one is confirmed: each is answered (and logged) again.
+    let (status, again) = ses(&h, &confirmation).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["sns"]["subscribe_url"], answer["sns"]["subscribe_url"]);
     // A forged confirmation (signature of another message) is refused.
     let mut forged = confirmation.clone();
     forged["SubscribeURL"] = json!("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=evil");
