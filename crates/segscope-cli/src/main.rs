@@ -34,7 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Build the demo workspace (a year of real and generated data) if needed, and serve it.
     Demo(DemoArgs),
-    /// Serve the HTTP API and dashboard on the data directory.
+    /// Serve the HTTP API and dashboard on the data directory, with the tracking snippet
+    /// (`/t.js`, `/collect/<ws>`) and ESP webhooks (`/webhooks/<provider>/<ws>`, signing keys
+    /// from `<data>/webhook-keys.json`). Env: SEGSCOPE_GEOIP (an .mmdb for collect hits),
+    /// SEGSCOPE_TRUSTED_PROXIES (whose X-Forwarded-For is believed), SEGSCOPE_LOG.
     Serve(ServeArgs),
     /// Import contacts (CSV) or contacts and events (NDJSON).
     #[command(subcommand)]

@@ -53,7 +53,7 @@ pub fn serve_store(store: Arc<Store>, bind: &str, banner: Option<String>, rotate
     let backend: Arc<dyn Backend> = store.clone();
     let admin = segscope_server::session::admin_token(store.data_dir(), rotate_admin)
         .with_context(|| format!("setting up the dashboard's admin token in {}", store.data_dir().display()))?;
-    let config = segscope_server::ServerConfig { admin_token_hash: Some(admin.hash), ..segscope_server::ServerConfig::default() };
+    let config = segscope_server::ServerConfig { admin_token_hash: Some(admin.hash), ..doors_config(store.data_dir())? };
     let state = segscope_server::AppState::new(backend, config);
     let token_file = store.data_dir().join(segscope_server::session::ADMIN_TOKEN_FILE).display().to_string();
     let data_dir = store.data_dir().display().to_string();
@@ -80,6 +80,32 @@ pub fn serve_store(store: Arc<Store>, bind: &str, banner: Option<String>, rotate
     store.checkpoint().context("checkpointing the store on shutdown")?;
     eprintln!("stopped; the store is checkpointed.");
     Ok(())
+}
+
+/// The public doors' configuration: webhook signing keys from
+/// `webhook-keys.json` in the data directory (absent: every webhook is
+/// refused), GeoIP for collect hits from `SEGSCOPE_GEOIP` (an `.mmdb`), and
+/// the proxies whose `X-Forwarded-For` is believed from
+/// `SEGSCOPE_TRUSTED_PROXIES` (`10.0.0.0/8, ::1`).
+fn doors_config(data_dir: &std::path::Path) -> Result<segscope_server::ServerConfig> {
+    let mut config = segscope_server::ServerConfig::default();
+    let keys_file = data_dir.join(segscope_server::webhooks::WEBHOOK_KEYS_FILE);
+    if keys_file.exists() {
+        config.webhook_keys = segscope_server::webhooks::WebhookKeys::load(&keys_file).map_err(|e| anyhow!(UsageError(e)))?;
+        println!("Webhooks: signing keys for {} workspace(s) from {}", config.webhook_keys.workspaces.len(), keys_file.display());
+    }
+    if let Some(path) = std::env::var_os("SEGSCOPE_GEOIP").filter(|p| !p.is_empty()) {
+        let geoip = segscope_enrich::GeoIp::open(&path)
+            .map_err(|e| anyhow!(UsageError(format!("SEGSCOPE_GEOIP {}: {e}", std::path::Path::new(&path).display()))))?;
+        config.geoip = Some(Arc::new(geoip));
+    }
+    if let Ok(list) = std::env::var("SEGSCOPE_TRUSTED_PROXIES")
+        && !list.trim().is_empty()
+    {
+        config.trusted_proxies = segscope_enrich::TrustedProxies::parse(&list)
+            .map_err(|e| anyhow!(UsageError(format!("SEGSCOPE_TRUSTED_PROXIES: {e}"))))?;
+    }
+    Ok(config)
 }
 
 async fn shutdown_signal() {

@@ -337,7 +337,7 @@ fn json_kind(value: &Json) -> &'static str {
 }
 
 /// A JSON field value as a core value; `null` clears.
-fn field_value(name: &str, value: &Json) -> Result<Option<Value>, String> {
+pub fn field_value(name: &str, value: &Json) -> Result<Option<Value>, String> {
     Ok(Some(match value {
         Json::Null => return Ok(None),
         Json::String(text) => Value::Text(text.clone()),

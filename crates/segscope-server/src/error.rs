@@ -13,6 +13,7 @@
 //! | `method_not_allowed` | 405 | a known path with another method |
 //! | `conflict` | 409 | the request clashes with current state |
 //! | `payload_too_large` | 413 | the body is over the route's limit |
+//! | `rate_limited` | 429 | too many requests on a public door (`Retry-After` says when to retry) |
 //! | `timeout` | 408 | the request took longer than the configured timeout |
 //! | `internal` | 500 | storage or a bug: logged with an id, never echoed |
 //!
@@ -73,6 +74,17 @@ impl ApiError {
         .with_detail("limit_bytes", json!(limit))
     }
 
+    /// Too many requests from one caller on a public door (429, with
+    /// `Retry-After` in whole seconds).
+    pub fn rate_limited(retry_after_secs: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests: slow down and retry in {retry_after_secs} s"),
+        )
+        .with_detail("retry_after_secs", json!(retry_after_secs))
+    }
+
     /// A fault that is not the caller's. `internal_message` is logged, never sent.
     pub fn internal(internal_message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", internal_message)
@@ -116,6 +128,7 @@ impl From<CoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.details.get("retry_after_secs").and_then(Value::as_u64);
         let (message, details) = if self.status.is_server_error() {
             // Log the real cause with an id the operator can grep for; the
             // client gets the id and nothing else.
@@ -131,6 +144,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(secs) = retry_after
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -20,6 +20,10 @@
 //!   parameter is a 422 that names it, so a typo never silently changes a
 //!   number on a dashboard.
 //! - `routes`: thin handlers, one module per resource.
+//! - [`collect`] and [`webhooks`]: the two public doors (the tracking
+//!   snippet's collect endpoint, authenticated by the write key; ESP
+//!   webhooks, authenticated by each provider's signature), with their own
+//!   body limits and the token buckets of [`ratelimit`].
 //!
 //! Backend methods are synchronous (the embedded store answers from memory
 //! but `apply` waits for `fdatasync`), so every call runs in
@@ -30,13 +34,16 @@
 //! manifest.
 
 pub mod auth;
+pub mod collect;
 pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod openapi;
 pub mod params;
+pub mod ratelimit;
 mod routes;
 pub mod session;
+pub mod webhooks;
 pub mod wire;
 
 use std::future::Future;
@@ -90,6 +97,22 @@ pub struct ServerConfig {
     /// ([`session::admin_token`]); `None` disables dashboard sign-in (the
     /// API keeps working with keys).
     pub admin_token_hash: Option<String>,
+    /// The largest collect body (a batch from the snippet), in bytes.
+    pub max_collect_bytes: usize,
+    /// The most events in one collect batch.
+    pub max_collect_events: usize,
+    /// The largest ESP webhook body, in bytes.
+    pub max_webhook_bytes: usize,
+    /// Token bucket of `/collect`, per workspace and client address.
+    pub collect_rate: ratelimit::RateLimit,
+    /// Token bucket of `/webhooks`, per provider, workspace and client address.
+    pub webhook_rate: ratelimit::RateLimit,
+    /// The signing keys of each workspace's ESP webhooks.
+    pub webhook_keys: webhooks::WebhookKeys,
+    /// IP → geography for collect hits; `None`: no geography.
+    pub geoip: Option<Arc<segscope_enrich::GeoIp>>,
+    /// Proxies whose `X-Forwarded-For` is believed (empty: the peer is the client).
+    pub trusted_proxies: segscope_enrich::TrustedProxies,
 }
 
 /// 1 MiB: far more than any criteria or settings document.
@@ -97,6 +120,12 @@ pub const DEFAULT_MAX_JSON_BYTES: usize = 1024 * 1024;
 /// 64 MiB: a CSV of a few hundred thousand contacts. Bigger files go
 /// through the CLI, which streams from disk and shows progress.
 pub const DEFAULT_MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// 64 KiB: a snippet batch is a few hundred bytes per event.
+pub const DEFAULT_MAX_COLLECT_BYTES: usize = 64 * 1024;
+/// 100 events in one collect batch.
+pub const DEFAULT_MAX_COLLECT_EVENTS: usize = 100;
+/// 4 MiB: SendGrid posts batches of up to a few thousand events.
+pub const DEFAULT_MAX_WEBHOOK_BYTES: usize = 4 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -106,17 +135,30 @@ impl Default for ServerConfig {
             clock: Clock::System,
             request_timeout: Duration::from_secs(300),
             admin_token_hash: None,
+            max_collect_bytes: DEFAULT_MAX_COLLECT_BYTES,
+            max_collect_events: DEFAULT_MAX_COLLECT_EVENTS,
+            max_webhook_bytes: DEFAULT_MAX_WEBHOOK_BYTES,
+            collect_rate: ratelimit::RateLimit::default(),
+            webhook_rate: ratelimit::RateLimit { per_second: 50.0, burst: 500, max_tracked: 10_000 },
+            webhook_keys: webhooks::WebhookKeys::default(),
+            geoip: None,
+            trusted_proxies: segscope_enrich::TrustedProxies::default(),
         }
     }
 }
 
-/// What every handler gets: the backend, the configuration and the
-/// dashboard's sessions. Cheap to clone (three `Arc`s).
+/// What every handler gets: the backend, the configuration, the
+/// dashboard's sessions and the public doors' limiters. Cheap to clone
+/// (a few `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
     backend: Arc<dyn Backend>,
     config: Arc<ServerConfig>,
     sessions: Arc<session::Sessions>,
+    collect_limiter: Arc<ratelimit::RateLimiter>,
+    webhook_limiter: Arc<ratelimit::RateLimiter>,
+    /// Webhook deliveries seen recently (redeliveries and replays).
+    deliveries: Arc<webhooks::SeenDeliveries>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -128,12 +170,27 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: ServerConfig) -> AppState {
         let sessions = Arc::new(session::Sessions::new(config.admin_token_hash.clone()));
-        AppState { backend, config: Arc::new(config), sessions }
+        let collect_limiter = Arc::new(ratelimit::RateLimiter::new(config.collect_rate));
+        let webhook_limiter = Arc::new(ratelimit::RateLimiter::new(config.webhook_rate));
+        let deliveries = Arc::new(webhooks::SeenDeliveries::default());
+        AppState { backend, config: Arc::new(config), sessions, collect_limiter, webhook_limiter, deliveries }
     }
 
     /// The dashboard's signed-in sessions.
     pub fn sessions(&self) -> &session::Sessions {
         &self.sessions
+    }
+
+    pub fn collect_limiter(&self) -> &ratelimit::RateLimiter {
+        &self.collect_limiter
+    }
+
+    pub fn webhook_limiter(&self) -> &ratelimit::RateLimiter {
+        &self.webhook_limiter
+    }
+
+    pub(crate) fn deliveries(&self) -> &webhooks::SeenDeliveries {
+        &self.deliveries
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -201,6 +258,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    // The peer address feeds the public doors' rate limits and GeoIP
+    // (`ConnectInfo`); nothing stores it.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -89,6 +89,10 @@ pub const ROUTES: &[Route] = &[
     Route { auth: false, ..route("get", "/api/v1/session", "The dashboard session (401 when signed out)", "session") },
     Route { auth: false, body: Some("`{\"token\": \"adm_…\"}`: the admin token"), ..route("post", "/api/v1/session", "Sign in to the dashboard (sets the session cookie)", "session") },
     Route { auth: false, status: 204, response: None, ..route("delete", "/api/v1/session", "Sign out (needs `X-CSRF-Token`)", "session") },
+    Route { auth: false, response: Some("Script"), ..route("get", "/t.js", "The tracking snippet (JavaScript; cacheable, any origin)", "tracking") },
+    Route { auth: false, status: 204, response: None, ..route("options", "/collect/{ws}", "CORS preflight of the collect endpoint", "tracking") },
+    Route { auth: false, body: Some("`{\"key\"?, \"visitor_id\", \"sent_at\"?, \"events\": [{\"type\": page_view|heartbeat|page_leave|identify|track, \"t\"?, …}]}` as JSON or text/plain; the write key in `key`, `?key=` or `Authorization: Bearer`"), query: &[("key", "the write key (beacons cannot set headers)")], ..route("post", "/collect/{ws}", "Record a batch of tracking events (write key; CORS; 413 / 429)", "tracking") },
+    Route { auth: false, body: Some("the provider's native webhook body, signed (SendGrid, Mailgun, SNS) or with Basic credentials (Postmark)"), ..route("post", "/webhooks/{provider}/{ws}", "Record an ESP webhook (`ses`, `sendgrid`, `mailgun`, `postmark`)", "webhooks") },
     Route { response: Some("ItemList"), ..route("get", "/api/v1/workspaces", "Workspaces the caller may use", "workspaces") },
     Route { status: 201, body: Some("`{\"id\", \"time_zone\"?}`; admin session only; answers the first keys"), ..route("post", "/api/v1/workspaces", "Create a workspace", "workspaces") },
     Route { response: Some("Workspace"), ..route("get", "/api/v1/workspaces/{ws}", "Counts and settings", "workspaces") },
@@ -138,6 +142,7 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "contact" => "contact id, email or external id",
                 "key" => "key id (`key_…`)",
                 "file" => "`app.js`, `app.css` or `world.json`",
+                "provider" => "`ses`, `sendgrid`, `mailgun` or `postmark`",
                 _ => "",
             };
             json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
@@ -160,6 +165,9 @@ fn operation(route: &Route) -> Value {
     let mut responses = Map::new();
     let success = match (route.response, route.status) {
         (None, _) => json!({ "description": "done, no body" }),
+        (Some("Script"), _) => {
+            json!({ "description": "the script", "content": { "application/javascript": { "schema": { "type": "string" } } } })
+        }
         (Some("File"), _) => json!({ "description": "the file", "content": {
             "text/csv": { "schema": { "type": "string" } }, "application/x-ndjson": { "schema": { "type": "string" } } } }),
         (Some("Page"), _) => {
@@ -184,6 +192,13 @@ fn operation(route: &Route) -> Value {
             responses.insert("401".into(), error_response("not signed in, or a wrong admin token"));
         }
         responses.insert("403".into(), error_response("another origin, no CSRF token, or sign-in not configured"));
+    }
+    if route.path.starts_with("/collect/") || route.path.starts_with("/webhooks/") {
+        responses.insert("401".into(), error_response("no key or signature, or an unknown or revoked key"));
+        responses.insert("403".into(), error_response("a secret key on collect, a wrong signature, or webhooks not configured"));
+        responses.insert("404".into(), error_response("another workspace's key, or an unknown provider"));
+        responses.insert("413".into(), error_response("the body is over the door's limit"));
+        responses.insert("429".into(), error_response("rate limited; `Retry-After` says when to retry"));
     }
     responses.insert("422".into(), error_response("invalid input; `details` says where"));
     let mut op = json!({
@@ -230,7 +245,7 @@ pub fn document_json() -> Value {
             },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
-                    "code": { "type": "string", "enum": ["invalid", "unauthorized", "forbidden", "not_found", "method_not_allowed", "timeout", "conflict", "payload_too_large", "internal"] },
+                    "code": { "type": "string", "enum": ["invalid", "unauthorized", "forbidden", "not_found", "method_not_allowed", "timeout", "conflict", "payload_too_large", "rate_limited", "internal"] },
                     "message": { "type": "string" }, "details": { "type": "object" } } } } },
                 "Health": { "type": "object", "properties": { "status": { "type": "string" } } },
                 "Object": { "type": "object" },

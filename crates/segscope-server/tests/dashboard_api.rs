@@ -1296,7 +1296,7 @@ async fn dashboard_page_and_assets_are_public_cached_and_locked_down() {
 
 // ------------------------------------------------------------------ OpenAPI
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 
 async fn openapi(h: &Harness) -> Value {
     let (status, headers, bytes) = req(Method::GET, "/api/v1/openapi.json").raw(h).await;
@@ -1453,7 +1453,7 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
             .filter_map(|stop| handlers.find(stop))
             .min()
             .map_or(handlers, |stop| &handlers[..stop]);
-        routed_ops += ["get(", "post(", "patch(", "delete(", "put("].iter().map(|m| handlers.matches(m).count()).sum::<usize>();
+        routed_ops += ["get(", "post(", "patch(", "delete(", "put(", "options("].iter().map(|m| handlers.matches(m).count()).sum::<usize>();
     }
     assert!(declared > 25, "the route table was read ({declared})");
     let documented_ops: usize = paths.values().map(|item| item.as_object().unwrap().len()).sum();

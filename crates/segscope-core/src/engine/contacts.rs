@@ -14,22 +14,52 @@ use crate::ids::{ContactId, SegmentId};
 use crate::model::{AttrType, Channel, Country, Source, Value};
 use crate::time::Secs;
 
-/// External ids that integrations send by mistake (serialized nothing);
-/// they are refused rather than merging everyone who sent them.
-const JUNK_IDS: &[&str] = &["null", "undefined", "none", "nil", "nan", "0", "-1", "[object object]", "{}", "[]", "false", "true"];
+/// Ids that integrations and browser scripts send by mistake (a variable
+/// that serialized nothing: `String(undefined)`, `"" + {}`, `null`). They
+/// are refused rather than merging everyone who sent them: one broken
+/// snippet would otherwise make every visitor the same contact.
+const JUNK_IDS: &[&str] =
+    &["null", "undefined", "none", "nil", "nan", "0", "-1", "[object object]", "{}", "[]", "false", "true", "\"\"", "''"];
 
-pub(crate) fn check_external_id(raw: &str) -> Result<String> {
+/// Whether `raw` (trimmed, any case) is one of the [`JUNK_IDS`].
+fn is_junk_id(raw: &str) -> bool {
+    JUNK_IDS.contains(&raw.trim().to_ascii_lowercase().as_str())
+}
+
+/// Checks an external id and returns it trimmed: not empty, not junk, at
+/// most 200 characters, no control characters.
+pub fn check_external_id(raw: &str) -> Result<String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(Error::invalid("external id is empty"));
     }
-    if JUNK_IDS.contains(&trimmed.to_ascii_lowercase().as_str()) {
+    if is_junk_id(trimmed) {
         return Err(Error::invalid(format!("external id `{trimmed}` looks like a serialization mistake and is refused")));
     }
     if trimmed.len() > 200 || trimmed.chars().any(char::is_control) {
         return Err(Error::invalid("external id must be at most 200 characters without control characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Checks a visitor (cookie) id: 1 to 200 characters, not only
+/// whitespace, no control characters, and not junk (`undefined`, `null`,
+/// `0`, `[object Object]`…), which would join unrelated visitors into one
+/// contact. The id is kept as sent (no trimming: it is a map key).
+pub fn check_visitor_id(raw: &str) -> Result<()> {
+    if raw.trim().is_empty() || raw.len() > 200 {
+        return Err(Error::invalid("a visitor id must have 1 to 200 characters"));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(Error::invalid("a visitor id must not contain control characters"));
+    }
+    if is_junk_id(raw) {
+        let shown: String = raw.trim().chars().take(40).collect();
+        return Err(Error::invalid(format!(
+            "visitor id `{shown}` looks like a serialization mistake (an unset variable) and is refused"
+        )));
+    }
+    Ok(())
 }
 
 fn clean_text(name: &str, value: Value, max: usize) -> Result<Option<String>> {

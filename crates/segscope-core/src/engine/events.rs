@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::contact::insert_sorted;
 use crate::email::Email;
-use crate::engine::contacts::check_external_id;
+use crate::engine::contacts::{check_external_id, check_visitor_id};
 use crate::engine::segments::Reason;
 use crate::engine::{EventReport, ItemIssue, MAX_BATCH, MAX_FUTURE_SECS, Outcome, Workspace};
 use crate::error::{Error, Result};
@@ -79,10 +79,8 @@ impl Workspace {
         if at < MIN_EVENT_TIME {
             return Err(Error::invalid(format!("timestamp {} is before the year 2000", crate::time::format_instant(at))));
         }
-        if let Subject::Visitor(visitor) = &event.subject
-            && (visitor.trim().is_empty() || visitor.len() > 200)
-        {
-            return Err(Error::invalid("a visitor id must have 1 to 200 characters"));
+        if let Subject::Visitor(visitor) = &event.subject {
+            check_visitor_id(visitor)?;
         }
         if let EventBody::Identify(identify) = event.body {
             return self.identify(event.subject, at, identify, now, report, dirty);
@@ -334,5 +332,85 @@ impl Workspace {
     fn move_visitor(&mut self, visitor: &str, from: ContactId, to: ContactId) {
         self.contacts[from.0 as usize].visitor_ids.retain(|v| v != visitor);
         self.link_visitor(visitor, to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Command, Outcome, Workspace};
+    use crate::event::{EventBody, EventInput, Identify, PageView, Subject};
+    use crate::ids::WorkspaceId;
+    use crate::model::{Settings, Utm};
+
+    const T0: i64 = 1_710_000_000;
+
+    fn page_view(visitor: &str, at: i64) -> EventInput {
+        let view = PageView {
+            url: "https://shop.example/".into(),
+            referrer: None,
+            utm: Utm::default(),
+            bot: false,
+            status: None,
+            geo: None,
+        };
+        EventInput { subject: Subject::Visitor(visitor.into()), at, body: EventBody::PageView(view) }
+    }
+
+    fn identify(visitor: &str, email: Option<&str>, external_id: Option<&str>) -> EventInput {
+        let body = EventBody::Identify(Identify {
+            email: email.map(str::to_owned),
+            external_id: external_id.map(str::to_owned),
+            traits: Vec::new(),
+        });
+        EventInput { subject: Subject::Visitor(visitor.into()), at: T0 + 60, body }
+    }
+
+    fn record(ws: &mut Workspace, events: Vec<EventInput>) -> crate::engine::EventReport {
+        match ws.apply(Command::RecordEvents { events }, T0 + 120).unwrap() {
+            Outcome::Recorded(report) => report,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Regression: a snippet whose cookie variable is unset sends the
+    /// visitor id `undefined` for everyone; accepting it would make every
+    /// such visitor one contact, and one identify would merge them all.
+    #[test]
+    fn junk_visitor_ids_are_refused_and_join_nobody() {
+        let mut ws = Workspace::new(WorkspaceId::parse("t").unwrap(), Settings::default(), T0).unwrap();
+        let junk = ["undefined", "null", "0", "[object Object]", " NULL ", "", "   ", "true", "\"\"", "a\u{0}b"];
+        let report = record(&mut ws, junk.iter().map(|v| page_view(v, T0)).collect());
+        assert_eq!(report.accepted, 0);
+        assert_eq!(report.rejected.len(), junk.len(), "{:?}", report.rejected);
+        assert!(report.rejected[0].message.contains("`undefined` looks like a serialization mistake"), "{:?}", report.rejected);
+        let report = record(&mut ws, vec![identify("undefined", Some("ann@example.com"), None)]);
+        assert_eq!((report.accepted, report.merges, report.contacts_created), (0, 0, 0));
+        assert!(ws.contacts().is_empty());
+        assert!(ws.by_visitor.is_empty() && ws.by_email.is_empty());
+    }
+
+    #[test]
+    fn identify_with_junk_identities_changes_nothing() {
+        let mut ws = Workspace::new(WorkspaceId::parse("t").unwrap(), Settings::default(), T0).unwrap();
+        assert_eq!(record(&mut ws, vec![page_view("v-good", T0)]).accepted, 1);
+        let cases = [
+            (Some("null"), None),
+            (Some("undefined"), None),
+            (Some("[object Object]"), None),
+            (None, Some("0")),
+            (None, Some("undefined")),
+            (None, Some("[object Object]")),
+            (Some(""), Some("   ")),
+            (None, None),
+            (Some("ann@example.com"), Some("null")),
+        ];
+        for (email, external_id) in cases {
+            let report = record(&mut ws, vec![identify("v-good", email, external_id)]);
+            assert_eq!(report.accepted, 0, "{email:?} {external_id:?}");
+            assert_eq!(report.rejected.len(), 1, "{email:?} {external_id:?}");
+        }
+        assert_eq!(ws.contacts().len(), 1);
+        assert!(!ws.contacts()[0].is_known());
+        assert!(ws.known_bitmap().is_empty());
     }
 }

@@ -24,6 +24,7 @@ use jiff::civil::Date;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+pub use contacts::{check_external_id, check_visitor_id};
 pub use queries::{ContactDetail, ContactRow, CriteriaTest, FieldBreakdown, LogEntryView, Page, SegmentInfo};
 pub use segments::{Definition, LogEntry, MembershipLog, Reason, Segment, SegmentSpec};
 

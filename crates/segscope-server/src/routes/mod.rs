@@ -61,8 +61,20 @@ pub fn router(state: AppState) -> Router {
             get(automations::show_campaign).patch(automations::update_campaign).delete(automations::delete_campaign),
         )
         .merge(imports);
+    let max_collect = state.config().max_collect_bytes;
+    let max_webhook = state.config().max_webhook_bytes;
+    let collect = Router::new()
+        .route("/collect/{ws}", post(crate::collect::collect).options(crate::collect::preflight))
+        .layer(DefaultBodyLimit::max(max_collect))
+        .route_layer(axum::middleware::from_fn(crate::collect::cors));
+    let webhooks = Router::new()
+        .route("/webhooks/{provider}/{ws}", post(crate::webhooks::receive))
+        .layer(DefaultBodyLimit::max(max_webhook));
     Router::new()
         .route("/", get(crate::dashboard::index))
+        .route("/t.js", get(crate::collect::snippet))
+        .merge(collect)
+        .merge(webhooks)
         .route("/assets/{file}", get(crate::dashboard::assets))
         .route("/health", get(home::health))
         .route("/api/v1/session", get(crate::session::show).post(crate::session::sign_in).delete(crate::session::sign_out))

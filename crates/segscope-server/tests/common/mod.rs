@@ -71,11 +71,25 @@ pub fn now() -> Secs {
     parse_instant(NOW).unwrap()
 }
 
+/// The collect and webhook body limits of the tests.
+pub const MAX_COLLECT: usize = 8 * 1024;
+pub const MAX_WEBHOOK: usize = 32 * 1024;
+
+/// Rate limits off (the rate-limit tests set their own).
 pub fn config() -> ServerConfig {
-    ServerConfig { max_json_bytes: MAX_JSON, max_import_bytes: MAX_IMPORT, clock: Clock::Fixed(now()), ..ServerConfig::default() }
+    ServerConfig {
+        max_json_bytes: MAX_JSON,
+        max_import_bytes: MAX_IMPORT,
+        max_collect_bytes: MAX_COLLECT,
+        max_webhook_bytes: MAX_WEBHOOK,
+        collect_rate: segscope_server::ratelimit::RateLimit::UNLIMITED,
+        webhook_rate: segscope_server::ratelimit::RateLimit::UNLIMITED,
+        clock: Clock::Fixed(now()),
+        ..ServerConfig::default()
+    }
 }
 
-fn add_key(backend: &Store, ws: &WorkspaceId, kind: KeyKind) -> (String, String) {
+pub fn add_key(backend: &Store, ws: &WorkspaceId, kind: KeyKind) -> (String, String) {
     let (plain, record) = keys::new_key(ws, kind, "test", now());
     let id = record.id.clone();
     backend.add_key(record).unwrap();
@@ -226,4 +240,49 @@ pub fn json_of(bytes: &[u8]) -> Value {
         return Value::Null;
     }
     serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+/// What "the store did not change" is checked against: the workspace's
+/// counts and the bytes on disk (every applied command is appended to a
+/// write-ahead log, so a refused request must leave the size alone).
+pub fn fingerprint(h: &Harness) -> (u64, u64, u64, u64, u64) {
+    fn bytes(path: &std::path::Path) -> u64 {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let meta = e.metadata().unwrap();
+                        if meta.is_dir() { bytes(&e.path()) } else { meta.len() }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    let stats = h.backend.stats(&h.ws).unwrap();
+    (stats.contacts, stats.known, stats.anonymous, stats.bot_hits, bytes(h.dir.path()))
+}
+
+/// A raw request with any headers (for the public doors).
+pub async fn send_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, headers, body)
 }

@@ -191,9 +191,14 @@ try {
   check(kinds.every((k) => k === "known"), "contacts behind the known count are all known");
   await page.screenshot({ path: join(shots, "contacts.png"), fullPage: true });
   if (knownCount > 50) {
+    const firstId = await page.textContent("#contacts tbody tr td");
     await page.click("#next-page");
     await page.waitForFunction(() => location.hash.includes("cursor="));
-    await page.waitForSelector("#contacts tbody tr");
+    // The next page has been drawn when its first row is another contact.
+    await page.waitForFunction((id) => {
+      const cell = document.querySelector("#contacts tbody tr td");
+      return cell && cell.textContent !== id;
+    }, firstId);
     const second = await page.locator("#contacts tbody tr").count();
     eq(second, Math.min(50, knownCount - 50), "contacts: second page");
   }
