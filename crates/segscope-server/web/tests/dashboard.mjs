@@ -97,9 +97,10 @@ try {
 
   // Sign in: a wrong token is refused readably, the right one opens the list.
   await page.goto(url + "/");
+  await page.waitForLoadState("networkidle");
   await page.fill("#token", "adm_wrong");
   await page.click("button[type=submit]");
-  await page.waitForSelector(".signin .error-text:not(:empty)");
+  await page.waitForSelector(".signin .error-text:not(:empty)", { timeout: 60000 });
   check((await page.textContent(".signin .error-text")).length > 5, "a wrong admin token shows an error");
   await page.screenshot({ path: join(shots, "signin-error.png") });
   await page.fill("#token", admin);
