@@ -1453,7 +1453,8 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
             .filter_map(|stop| handlers.find(stop))
             .min()
             .map_or(handlers, |stop| &handlers[..stop]);
-        routed_ops += ["get(", "post(", "patch(", "delete(", "put(", "options("].iter().map(|m| handlers.matches(m).count()).sum::<usize>();
+        routed_ops +=
+            ["get(", "post(", "patch(", "delete(", "put(", "options("].iter().map(|m| handlers.matches(m).count()).sum::<usize>();
     }
     assert!(declared > 25, "the route table was read ({declared})");
     let documented_ops: usize = paths.values().map(|item| item.as_object().unwrap().len()).sum();
