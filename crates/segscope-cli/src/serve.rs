@@ -175,7 +175,7 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
     bar.finish_and_clear();
     store.checkpoint().context("checkpointing the demo")?;
     eprintln!(
-        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported); the real access log's {} lines gave {} page views from {} visitors.",
+        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported); the real access log's {} lines gave {} page views from {} visitors; {} real ESP webhook bodies gave {} email events for {} recipients.",
         started.elapsed().as_secs_f64(),
         report.steps,
         report.csv.created,
@@ -185,6 +185,9 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
         crate::output::count(report.log_lines as u64),
         crate::output::count(report.log.events_accepted as u64),
         crate::output::count(report.log.contacts_created_by_events as u64),
+        report.webhooks.bodies,
+        report.webhooks.recorded,
+        report.webhooks.recipients,
     );
     Ok(())
 }

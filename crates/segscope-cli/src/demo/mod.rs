@@ -7,10 +7,13 @@ pub mod generate;
 
 use anyhow::{Context, Result, anyhow, bail};
 use segscope_core::backend::Backend;
-use segscope_core::engine::{Command, ContactRef, Definition, Reason, SegmentSpec};
+use std::collections::BTreeMap;
+
+use segscope_core::engine::{Command, ContactRef, ContactUpsert, Definition, Reason, SegmentSpec};
 use segscope_core::ids::WorkspaceId;
 use segscope_core::model::{AutomationKind, AutomationSpec, Channel, Settings, Status};
 use segscope_core::time::{Secs, Tz};
+use segscope_ingest::esp_webhook::{Provider, WebhookOptions, parse_webhook_dump};
 use segscope_ingest::{
     AccessLogOptions, CsvImportOptions, ImportReport, NdjsonImportReport, apply_contact_import, parse_contacts_csv,
 };
@@ -29,6 +32,16 @@ const SPLINK_CSV: &[u8] = include_bytes!("../../demo-data/splink-fake-1000.csv")
 /// four days of semicomplete.com in May 2015, replayed as the demo site's
 /// last four days.
 const APACHE_LOG_GZ: &[u8] = include_bytes!("../../demo-data/apache_logs.log.gz");
+/// Real ESP webhook bodies (django-anymail's test payloads, BSD-3-Clause,
+/// many captured by its maintainers from the providers' test webhooks), one
+/// body per line, replayed through the webhook parsers as the last week's
+/// email events of the demo's transactional mail.
+const ESP_WEBHOOKS: [(Provider, &[u8]); 4] = [
+    (Provider::SendGrid, include_bytes!("../../demo-data/esp-webhooks/sendgrid.jsonl")),
+    (Provider::Mailgun, include_bytes!("../../demo-data/esp-webhooks/mailgun.jsonl")),
+    (Provider::Postmark, include_bytes!("../../demo-data/esp-webhooks/postmark.jsonl")),
+    (Provider::AmazonSes, include_bytes!("../../demo-data/esp-webhooks/ses.jsonl")),
+];
 
 /// What the demo build did, for the console.
 #[derive(Debug)]
@@ -38,6 +51,19 @@ pub struct DemoReport {
     /// Lines of the real access log, and what the import did with its page views.
     pub log_lines: usize,
     pub log: NdjsonImportReport,
+    pub webhooks: WebhookReplay,
+}
+
+/// What replaying the real ESP webhook bodies did.
+#[derive(Debug, Default)]
+pub struct WebhookReplay {
+    pub bodies: usize,
+    /// Events the parsers read (deferrals and the like included).
+    pub events: usize,
+    /// Distinct recipients, added as contacts before their events.
+    pub recipients: usize,
+    /// Email events recorded.
+    pub recorded: usize,
 }
 
 /// Builds the demo workspace into `backend`, as of `now`.
@@ -57,7 +83,8 @@ pub fn build(backend: &dyn Backend, now: Secs, seed: u64, progress: &mut dyn FnM
         progress(i + 1, total);
     }
     let (log_lines, log) = import_real_access_log(backend, &workspace, now)?;
-    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))?, log_lines, log })
+    let webhooks = import_real_webhooks(backend, &workspace, now, start)?;
+    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))?, log_lines, log, webhooks })
 }
 
 /// Replays the real access log as the site's last four days: every
@@ -87,6 +114,60 @@ fn import_real_access_log(backend: &dyn Backend, workspace: &WorkspaceId, now: S
     )
     .map_err(|e| anyhow!("importing the bundled access log: {e}"))?;
     Ok((lines, report))
+}
+
+/// Replays the real webhook bodies of each provider through its parser, as
+/// `segscope import webhooks` and `POST /webhooks/…` do. Each provider's
+/// events are shifted by one amount so its newest falls two hours before
+/// `now` (keeping their order and spacing), clipped to the demo's start.
+/// segscope records email events only for contacts it knows, so each
+/// recipient is first added as a contact (channel "integration", created
+/// a day before its first event), as the ESP's audience sync would.
+fn import_real_webhooks(backend: &dyn Backend, workspace: &WorkspaceId, now: Secs, start: Secs) -> Result<WebhookReplay> {
+    let mut replay = WebhookReplay::default();
+    let newest = now - 7_200;
+    let options = WebhookOptions { received_at: Some(newest), ..WebhookOptions::default() };
+    for (provider, bytes) in ESP_WEBHOOKS {
+        let mut dump = parse_webhook_dump(Some(provider), bytes, &options);
+        let last = dump
+            .events
+            .iter()
+            .map(|(_, e)| e.at)
+            .max()
+            .ok_or_else(|| anyhow!("the bundled {provider:?} webhook bodies hold no event"))?;
+        let shift = newest - last;
+        let mut first_seen = BTreeMap::<String, Secs>::new();
+        for (_, event) in &mut dump.events {
+            event.at = (event.at + shift).max(start);
+            let first = first_seen.entry(event.recipient.clone()).or_insert(event.at);
+            *first = (*first).min(event.at);
+        }
+        replay.bodies += dump.n_lines;
+        replay.events += dump.events.len();
+        for (email, first) in first_seen {
+            let upsert = ContactUpsert {
+                email: Some(email),
+                external_id: None,
+                fields: Vec::new(),
+                created_at: Some((first - 86_400).max(start)),
+            };
+            let command = Command::UpsertContacts { contacts: vec![upsert], channel: Channel::Integration, list: None };
+            // A recipient the core refuses (not an address) keeps its events out too.
+            if backend.apply(workspace, command, now).is_ok() {
+                replay.recipients += 1;
+            }
+        }
+        let report = segscope_ingest::apply_ndjson_import(
+            dump.into_event_import(),
+            Channel::Integration,
+            segscope_ingest::DEFAULT_BATCH_SIZE,
+            |command| backend.apply(workspace, command, now),
+            |_| {},
+        )
+        .map_err(|e| anyhow!("replaying the bundled {provider:?} webhook bodies: {e}"))?;
+        replay.recorded += report.events_accepted;
+    }
+    Ok(replay)
 }
 
 fn step_time(step: &Step) -> Option<Secs> {
