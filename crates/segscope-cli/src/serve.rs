@@ -175,7 +175,7 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
     bar.finish_and_clear();
     store.checkpoint().context("checkpointing the demo")?;
     eprintln!(
-        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported); the real access log's {} lines gave {} page views from {} visitors; {} real ESP webhook bodies gave {} email events for {} recipients.",
+        "Built the demo in {:.1}s: {} steps; the real CSV gave {} created, {} updated, {} skipped ({} problems reported); the real access log's {} lines gave {} page views from {} visitors; {} real ESP webhook bodies gave {} email events for {} recipients; the real bounce mailbox's {} messages gave {} bounces and complaints.",
         started.elapsed().as_secs_f64(),
         report.steps,
         report.csv.created,
@@ -188,6 +188,8 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
         report.webhooks.bodies,
         report.webhooks.recorded,
         report.webhooks.recipients,
+        report.bounces.bodies,
+        report.bounces.recorded,
     );
     Ok(())
 }

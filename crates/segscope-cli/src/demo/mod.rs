@@ -13,9 +13,10 @@ use segscope_core::engine::{Command, ContactRef, ContactUpsert, Definition, Reas
 use segscope_core::ids::WorkspaceId;
 use segscope_core::model::{AutomationKind, AutomationSpec, Channel, Settings, Status};
 use segscope_core::time::{Secs, Tz};
+use segscope_ingest::bounce_mail::parse_bounce_mailbox;
 use segscope_ingest::esp_webhook::{Provider, WebhookOptions, parse_webhook_dump};
 use segscope_ingest::{
-    AccessLogOptions, CsvImportOptions, ImportReport, NdjsonImportReport, apply_contact_import, parse_contacts_csv,
+    AccessLogOptions, CsvImportOptions, ImportReport, InputLimits, NdjsonImportReport, apply_contact_import, parse_contacts_csv,
 };
 
 use generate::Step;
@@ -42,6 +43,11 @@ const ESP_WEBHOOKS: [(Provider, &[u8]); 4] = [
     (Provider::Postmark, include_bytes!("../../demo-data/esp-webhooks/postmark.jsonl")),
     (Provider::AmazonSes, include_bytes!("../../demo-data/esp-webhooks/ses.jsonl")),
 ];
+/// A real mailbox of 37 bounce, complaint and auto-reply messages
+/// (sisimai/set-of-emails `mailbox/mbox-0`, BSD-2-Clause; addresses
+/// anonymised upstream), read by the bounce-message importer as the demo's
+/// bounce mailbox of the last day.
+const BOUNCE_MBOX: &[u8] = include_bytes!("../../demo-data/bounces/sisimai-mbox-0");
 
 /// What the demo build did, for the console.
 #[derive(Debug)]
@@ -52,9 +58,11 @@ pub struct DemoReport {
     pub log_lines: usize,
     pub log: NdjsonImportReport,
     pub webhooks: WebhookReplay,
+    pub bounces: WebhookReplay,
 }
 
-/// What replaying the real ESP webhook bodies did.
+/// What replaying the real ESP webhook bodies (or the real bounce mailbox,
+/// whose messages are its "bodies") did.
 #[derive(Debug, Default)]
 pub struct WebhookReplay {
     pub bodies: usize,
@@ -84,7 +92,15 @@ pub fn build(backend: &dyn Backend, now: Secs, seed: u64, progress: &mut dyn FnM
     }
     let (log_lines, log) = import_real_access_log(backend, &workspace, now)?;
     let webhooks = import_real_webhooks(backend, &workspace, now, start)?;
-    Ok(DemoReport { steps: total, csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))?, log_lines, log, webhooks })
+    let bounces = import_real_bounces(backend, &workspace, now, start)?;
+    Ok(DemoReport {
+        steps: total,
+        csv: csv.ok_or_else(|| anyhow!("the demo plan has no CSV import"))?,
+        log_lines,
+        log,
+        webhooks,
+        bounces,
+    })
 }
 
 /// Replays the real access log as the site's last four days: every
@@ -119,10 +135,8 @@ fn import_real_access_log(backend: &dyn Backend, workspace: &WorkspaceId, now: S
 /// Replays the real webhook bodies of each provider through its parser, as
 /// `segscope import webhooks` and `POST /webhooks/…` do. Each provider's
 /// events are shifted by one amount so its newest falls two hours before
-/// `now` (keeping their order and spacing), clipped to the demo's start.
-/// segscope records email events only for contacts it knows, so each
-/// recipient is first added as a contact (channel "integration", created
-/// a day before its first event), as the ESP's audience sync would.
+/// `now` (keeping their order and spacing), clipped to the demo's start;
+/// the recipients become contacts first ([`add_recipients`]).
 fn import_real_webhooks(backend: &dyn Backend, workspace: &WorkspaceId, now: Secs, start: Secs) -> Result<WebhookReplay> {
     let mut replay = WebhookReplay::default();
     let newest = now - 7_200;
@@ -144,19 +158,7 @@ fn import_real_webhooks(backend: &dyn Backend, workspace: &WorkspaceId, now: Sec
         }
         replay.bodies += dump.n_lines;
         replay.events += dump.events.len();
-        for (email, first) in first_seen {
-            let upsert = ContactUpsert {
-                email: Some(email),
-                external_id: None,
-                fields: Vec::new(),
-                created_at: Some((first - 86_400).max(start)),
-            };
-            let command = Command::UpsertContacts { contacts: vec![upsert], channel: Channel::Integration, list: None };
-            // A recipient the core refuses (not an address) keeps its events out too.
-            if backend.apply(workspace, command, now).is_ok() {
-                replay.recipients += 1;
-            }
-        }
+        replay.recipients += add_recipients(backend, workspace, first_seen, now, start);
         let report = segscope_ingest::apply_ndjson_import(
             dump.into_event_import(),
             Channel::Integration,
@@ -168,6 +170,67 @@ fn import_real_webhooks(backend: &dyn Backend, workspace: &WorkspaceId, now: Sec
         replay.recorded += report.events_accepted;
     }
     Ok(replay)
+}
+
+/// Reads the real bounce mailbox through the bounce-message importer, as
+/// `segscope import bounces` does. The messages' dates are shifted by one
+/// amount so the newest falls three hours before `now`; a message without
+/// a valid date counts as received then. Auto-replies record nothing.
+fn import_real_bounces(backend: &dyn Backend, workspace: &WorkspaceId, now: Secs, start: Secs) -> Result<WebhookReplay> {
+    let newest = now - 10_800;
+    let mut mailbox = parse_bounce_mailbox(BOUNCE_MBOX, &InputLimits::default()).context("reading the bundled bounce mailbox")?;
+    let last = mailbox.messages.iter().filter_map(|(_, _, m)| m.at).max().unwrap_or(newest);
+    let shift = newest - last;
+    let mut first_seen = BTreeMap::<String, Secs>::new();
+    for (_, _, message) in &mut mailbox.messages {
+        let at = message.at.map_or(newest, |at| (at + shift).max(start));
+        message.at = Some(at);
+        for recipient in message.recipients.iter().filter(|r| r.class.email_kind().is_some()) {
+            let first = first_seen.entry(recipient.address.clone()).or_insert(at);
+            *first = (*first).min(at);
+        }
+    }
+    let mut replay = WebhookReplay { bodies: mailbox.n_messages, ..WebhookReplay::default() };
+    replay.events = first_seen.len();
+    replay.recipients = add_recipients(backend, workspace, first_seen, now, start);
+    let report = segscope_ingest::apply_ndjson_import(
+        mailbox.into_event_import(Some(newest)),
+        Channel::Integration,
+        segscope_ingest::DEFAULT_BATCH_SIZE,
+        |command| backend.apply(workspace, command, now),
+        |_| {},
+    )
+    .map_err(|e| anyhow!("replaying the bundled bounce mailbox: {e}"))?;
+    replay.recorded = report.events_accepted;
+    Ok(replay)
+}
+
+/// segscope records email events only for contacts it knows, so each
+/// recipient of a replayed ESP event or bounce is first added as a contact
+/// (channel "integration", created a day before its first event), as the
+/// ESP's audience sync would. Returns how many the core took (one that is
+/// not an address is refused, and its events with it).
+fn add_recipients(
+    backend: &dyn Backend,
+    workspace: &WorkspaceId,
+    first_seen: BTreeMap<String, Secs>,
+    now: Secs,
+    start: Secs,
+) -> usize {
+    let mut added = 0;
+    for (email, first) in first_seen {
+        let upsert = ContactUpsert {
+            email: Some(email),
+            external_id: None,
+            fields: Vec::new(),
+            created_at: Some((first - 86_400).max(start)),
+        };
+        let command = Command::UpsertContacts { contacts: vec![upsert], channel: Channel::Integration, list: None };
+        if backend.apply(workspace, command, now).is_ok() {
+            added += 1;
+        }
+    }
+    added
 }
 
 fn step_time(step: &Step) -> Option<Secs> {
