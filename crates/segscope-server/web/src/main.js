@@ -427,6 +427,13 @@ function countryName(geo) {
 
 // ---------------------------------------------------------------- contacts
 
+/// `no_consent` → "No consent": the API's stable keys, readable.
+function keyLabel(key) {
+  if (!key) return DASH;
+  const text = String(key).replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 const FILTERS = ["stage", "country", "region", "city", "status", "reachability", "provider", "missing"];
 
 async function contacts(ws, id, params, stale) {
@@ -444,12 +451,12 @@ async function contacts(ws, id, params, stale) {
   const rows = page.items.map((c) => h("tr", null,
     h("td", { class: "num muted" }, c.id),
     h("td", null, [c.first_name, c.last_name].filter(Boolean).join(" ") || DASH),
-    h("td", null, c.email || c.external_id || h("span", { class: "muted" }, "anonymous visitor")),
-    h("td", null, c.kind),
+    h("td", { class: "wrap-any" }, c.email || c.external_id || h("span", { class: "muted" }, "anonymous visitor")),
+    h("td", { "data-kind": c.kind }, keyLabel(c.kind)),
     h("td", null, c.stage || DASH),
     h("td", null, [c.city, c.region, c.country].filter(Boolean).join(", ") || DASH),
-    h("td", null, c.subscription_status),
-    h("td", null, c.reachability),
+    h("td", { "data-status": c.subscription_status }, keyLabel(c.subscription_status)),
+    h("td", { "data-reachability": c.reachability }, keyLabel(c.reachability)),
     h("td", { class: "num" }, fmtInt(c.sessions)),
     h("td", { class: "nowrap" }, fmtDateTime(c.created_at))));
   const history = (params.get("prev") || "").split(",").filter((x) => x !== "");
