@@ -27,6 +27,7 @@ use crate::error::{Error, Location, Result};
 use crate::ids::SegmentId;
 use crate::model::ContactKind;
 use crate::time::{format_instant, parse_date, parse_instant};
+use crate::criteria::text::MAX_DEPTH;
 
 pub fn to_json(criteria: &Criteria) -> Value {
     match criteria {
@@ -123,8 +124,8 @@ fn fail(path: &str, message: impl Into<String>) -> Error {
 }
 
 fn node(value: &Value, path: &str, schema: &dyn Schema, exists: &dyn Fn(SegmentId) -> bool, depth: usize) -> Result<Criteria> {
-    if depth > 64 {
-        return Err(fail(path, "criteria are nested more than 64 levels deep"));
+    if depth > MAX_DEPTH {
+        return Err(fail(path, format!("criteria are nested more than {MAX_DEPTH} levels deep")));
     }
     let Some(object) = value.as_object() else {
         return Err(fail(path, "expected an object such as {\"field\": …} or {\"and\": […]}"));

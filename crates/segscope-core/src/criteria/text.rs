@@ -49,6 +49,8 @@ use crate::time::{format_instant, parse_date, parse_instant};
 
 /// The longest criteria text accepted.
 pub const MAX_TEXT_LEN: usize = 20_000;
+/// How deep parentheses and NOTs may nest (the JSON form has the same limit).
+pub const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -355,10 +357,17 @@ impl<'a> Parser<'a> {
         if self.eat_word(word) { Ok(()) } else { Err(self.expected(&format!("`{word}`"))) }
     }
 
-    fn expr(&mut self, depth: usize) -> Result<Criteria> {
-        if depth > 64 {
-            return Err(self.error_here("criteria are nested more than 64 levels deep"));
+    /// Every recursive step (a parenthesis, a NOT) goes one level deeper;
+    /// the limit keeps hostile input (`not not not …`) off the stack.
+    fn check_depth(&self, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(self.error_here(format!("criteria are nested more than {MAX_DEPTH} levels deep")));
         }
+        Ok(())
+    }
+
+    fn expr(&mut self, depth: usize) -> Result<Criteria> {
+        self.check_depth(depth)?;
         let mut any = vec![self.and_expr(depth)?];
         while self.eat_word("or") {
             any.push(self.and_expr(depth)?);
@@ -375,6 +384,7 @@ impl<'a> Parser<'a> {
     }
 
     fn unary(&mut self, depth: usize) -> Result<Criteria> {
+        self.check_depth(depth)?;
         if self.eat_word("not") {
             return Ok(Criteria::Not(Box::new(self.unary(depth + 1)?)));
         }
@@ -945,4 +955,65 @@ fn print_string(text: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AttrType;
+
+    struct NoSchema;
+
+    impl Schema for NoSchema {
+        fn attribute_type(&self, _: &str) -> Option<AttrType> {
+            None
+        }
+        fn attribute_names(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn stages(&self) -> &[String] {
+            &[]
+        }
+        fn segment_by_name(&self, _: &str) -> Option<SegmentId> {
+            None
+        }
+        fn segment_name(&self, _: SegmentId) -> Option<String> {
+            None
+        }
+    }
+
+    fn parse_text(text: &str) -> Result<Criteria> {
+        parse(text, &NoSchema, &|_| false)
+    }
+
+    #[test]
+    fn nesting_is_bounded_for_every_recursive_form() {
+        // Each of these recursed without a bound once (a chain of NOTs under
+        // the text-length cap overflowed the server's stack).
+        let deep = MAX_DEPTH + 1;
+        let hostile = [
+            format!("{}contact is known", "not ".repeat(4_500)),
+            format!("{}contact is known", "not ".repeat(deep)),
+            format!("{}contact is known{}", "(".repeat(deep), ")".repeat(deep)),
+            format!("{}contact is known{}", "not (".repeat(deep / 2 + 1), ")".repeat(deep / 2 + 1)),
+        ];
+        for text in &hostile {
+            let err = parse_text(text).expect_err("too deep");
+            assert!(err.to_string().contains("nested more than 64 levels"), "{err}");
+        }
+        // Right at the limit still parses, and prints back.
+        let ok = format!("{}contact is known", "not ".repeat(MAX_DEPTH));
+        let parsed = parse_text(&ok).expect("64 NOTs are allowed");
+        assert_eq!(parse_text(&print(&parsed, &|_| None)).expect("round trip"), parsed);
+    }
+
+    #[test]
+    fn json_nesting_is_bounded_too() {
+        let mut value = serde_json::json!({"kind": "known"});
+        for _ in 0..=MAX_DEPTH + 1 {
+            value = serde_json::json!({ "not": value });
+        }
+        let err = crate::criteria::json::from_json(&value, &NoSchema, &|_| false).expect_err("too deep");
+        assert!(err.to_string().contains("nested more than 64 levels"), "{err}");
+    }
 }
