@@ -22,12 +22,12 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::criteria::text::MAX_DEPTH;
 use crate::criteria::{Count, CountOp, Criteria, EmailCondition, FieldOp, Operand, Schema, Window, validate_node};
 use crate::error::{Error, Location, Result};
 use crate::ids::SegmentId;
 use crate::model::ContactKind;
 use crate::time::{format_instant, parse_date, parse_instant};
-use crate::criteria::text::MAX_DEPTH;
 
 pub fn to_json(criteria: &Criteria) -> Value {
     match criteria {
