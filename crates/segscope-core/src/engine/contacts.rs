@@ -17,13 +17,129 @@ use crate::time::Secs;
 /// Ids that integrations and browser scripts send by mistake (a variable
 /// that serialized nothing: `String(undefined)`, `"" + {}`, `null`). They
 /// are refused rather than merging everyone who sent them: one broken
-/// snippet would otherwise make every visitor the same contact.
+/// snippet would otherwise make every visitor the same contact. Compared
+/// after [`normalize_id`] (so also without inner spaces).
 const JUNK_IDS: &[&str] =
     &["null", "undefined", "none", "nil", "nan", "0", "-1", "[object object]", "{}", "[]", "false", "true", "\"\"", "''"];
 
-/// Whether `raw` (trimmed, any case) is one of the [`JUNK_IDS`].
+/// Words that, alone or repeated with spaces (`undefined undefined`, from
+/// `first + " " + last` of two unset variables), or in parentheses
+/// (`(null)`, C's `printf("%s", NULL)`), say "nothing was there".
+const JUNK_TOKENS: &[&str] = &["null", "undefined", "nil", "none", "nan", "0"];
+
+/// Invisible format characters that make a junk id look different: zero
+/// width spaces and joiners, direction marks and embeddings, word joiner
+/// and invisible operators, the byte-order mark, the soft hyphen.
+fn is_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}')
+}
+
+/// The form an id is compared in for junk: format characters removed,
+/// fullwidth ASCII (U+FF01–U+FF5E) folded to ASCII, every run of
+/// whitespace made one space, trimmed, lowercased.
+fn normalize_id(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    for c in raw.chars() {
+        if is_format_char(c) {
+            continue;
+        }
+        let c = match c as u32 {
+            code @ 0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// Whether `raw` is a serialization mistake rather than an id: after
+/// [`normalize_id`], empty, one of the [`JUNK_IDS`] (also with its spaces
+/// removed), `[object <anything>]`, or only [`JUNK_TOKENS`] separated by
+/// spaces, optionally in parentheses or angle brackets (`(null)`, `<nil>`).
 fn is_junk_id(raw: &str) -> bool {
-    JUNK_IDS.contains(&raw.trim().to_ascii_lowercase().as_str())
+    let normal = normalize_id(raw);
+    let compact: String = normal.chars().filter(|c| *c != ' ').collect();
+    if compact.is_empty() || JUNK_IDS.contains(&compact.as_str()) {
+        return true;
+    }
+    if compact.starts_with("[object") && compact.ends_with(']') {
+        return true;
+    }
+    let inner = normal
+        .strip_prefix('(')
+        .and_then(|rest| rest.strip_suffix(')'))
+        .or_else(|| normal.strip_prefix('<').and_then(|rest| rest.strip_suffix('>')))
+        .unwrap_or(&normal);
+    let mut tokens = inner.split(' ').filter(|t| !t.is_empty()).peekable();
+    tokens.peek().is_some() && tokens.all(|t| JUNK_TOKENS.contains(&t))
+}
+
+/// The status columns that `set_field` reads as a consent fact
+/// (`subscribed`, `unsubscribed`, `do-not-contact`…), whatever the source.
+pub const CONSENT_STATUS_COLUMNS: &[&str] = &["email_status", "subscription_status", "status", "consent"];
+
+/// Whether a built-in field states a consent fact, changes the contact's
+/// identity, or is part of its email state (bounces, complaints). The
+/// match is exhaustive: a new built-in field must be sorted here.
+fn builtin_is_consent_or_identity(field: BuiltinField) -> bool {
+    match field {
+        BuiltinField::Email
+        | BuiltinField::EmailDomain
+        | BuiltinField::ExternalId
+        | BuiltinField::EmailProvider
+        | BuiltinField::SubscriptionStatus
+        | BuiltinField::OptedIn
+        | BuiltinField::Unsubscribed
+        | BuiltinField::Bounced
+        | BuiltinField::Complained
+        | BuiltinField::DoNotContact => true,
+        BuiltinField::FirstName
+        | BuiltinField::LastName
+        | BuiltinField::Phone
+        | BuiltinField::Stage
+        | BuiltinField::CreationChannel
+        | BuiltinField::FirstTouchSource
+        | BuiltinField::Country
+        | BuiltinField::Region
+        | BuiltinField::City
+        | BuiltinField::Tags
+        | BuiltinField::CreatedAt
+        | BuiltinField::IdentifiedAt
+        | BuiltinField::LastSeenAt => false,
+    }
+}
+
+/// Whether a field name given to an update or identify traits (trimmed,
+/// any ASCII case, as `set_field` reads it) records consent, changes the
+/// identity (email, external id), or the email/bounce/complaint state.
+/// Untrusted sources (the browser's write key) must not set these.
+pub fn is_consent_or_identity_field(name: &str) -> bool {
+    let lowered = name.trim().to_ascii_lowercase();
+    CONSENT_STATUS_COLUMNS.contains(&lowered.as_str())
+        || BuiltinField::parse(&lowered).is_some_and(builtin_is_consent_or_identity)
+}
+
+/// Every name [`is_consent_or_identity_field`] accepts, for docs and tests.
+pub fn consent_or_identity_fields() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = CONSENT_STATUS_COLUMNS.to_vec();
+    for (field, name) in BuiltinField::ALL {
+        if builtin_is_consent_or_identity(field) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Checks an external id and returns it trimmed: not empty, not junk, at
@@ -278,7 +394,7 @@ impl Workspace {
         let lowered = name.to_ascii_lowercase();
         // Consent columns are not criteria fields but set email state.
         match lowered.as_str() {
-            "email_status" | "subscription_status" | "status" | "consent" => {
+            column if CONSENT_STATUS_COLUMNS.contains(&column) => {
                 let Some(value) = value else { return Ok(()) };
                 let text = clean_text(name, value, 80)?.unwrap_or_default();
                 let change = match crate::model::squash(&text).as_str() {
@@ -564,6 +680,97 @@ impl Workspace {
         self.remove_from_all_segments(absorb, now, Reason::Merged);
         for list in lists {
             self.set_list_members(list, &[keep], true, Reason::Merged, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_ids_are_recognised_in_every_disguise() {
+        for junk in [
+            "null",
+            "NULL",
+            " undefined ",
+            "0",
+            "[object Object]",
+            "(null)",
+            "( null )",
+            "<nil>",
+            "[object Undefined]",
+            "[object Null]",
+            "[object HTMLInputElement]",
+            "[ object Object ]",
+            "undefined undefined",
+            "null null",
+            "None NaN 0",
+            "undefined\tundefined",
+            "\u{200B}null",
+            "nu\u{200D}ll",
+            "\u{FEFF}undefined\u{2060}",
+            "\u{200B}",
+            "\u{FF4E}\u{FF55}\u{FF4C}\u{FF4C}",
+            "\u{FF2E}\u{FF35}\u{FF2C}\u{FF2C}",
+            "\u{FF08}\u{FF4E}\u{FF55}\u{FF4C}\u{FF4C}\u{FF09}",
+            "\u{3000}null\u{3000}",
+            "n u l l",
+            "{}",
+            "\"\"",
+        ] {
+            assert!(is_junk_id(junk), "{junk:?} should be junk");
+            assert!(check_external_id(junk).is_err(), "{junk:?} accepted as an external id");
+            if !junk.trim().is_empty() {
+                assert!(check_visitor_id(junk).is_err(), "{junk:?} accepted as a visitor id");
+            }
+        }
+    }
+
+    #[test]
+    fn real_ids_are_not_junk() {
+        for id in [
+            "crm-7",
+            "42",
+            "00",
+            "null-island",
+            "nullable",
+            "undefined-user-3",
+            "none of the above",
+            "[object Object]x",
+            "Annabelle",
+            "\u{FF41}\u{FF42}\u{FF43}",
+            "nan0",
+        ] {
+            assert!(!is_junk_id(id), "{id:?} is a real id");
+        }
+        assert_eq!(check_external_id("  crm-7 ").unwrap(), "crm-7");
+    }
+
+    #[test]
+    fn consent_and_identity_fields_cover_every_consent_column_and_flag() {
+        let names = consent_or_identity_fields();
+        for name in [
+            "email",
+            "external_id",
+            "email_status",
+            "subscription_status",
+            "status",
+            "consent",
+            "opted_in",
+            "unsubscribed",
+            "do_not_contact",
+            "bounced",
+            "complained",
+            "email_domain",
+            "email_provider",
+        ] {
+            assert!(names.contains(&name), "{name} missing");
+            assert!(is_consent_or_identity_field(name));
+            assert!(is_consent_or_identity_field(&format!(" {} ", name.to_ascii_uppercase())));
+        }
+        for name in ["first_name", "last_name", "phone", "stage", "country", "city", "region", "tags", "plan"] {
+            assert!(!is_consent_or_identity_field(name), "{name}");
         }
     }
 }

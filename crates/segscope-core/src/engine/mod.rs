@@ -24,7 +24,9 @@ use jiff::civil::Date;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-pub use contacts::{check_external_id, check_visitor_id};
+pub use contacts::{
+    CONSENT_STATUS_COLUMNS, check_external_id, check_visitor_id, consent_or_identity_fields, is_consent_or_identity_field,
+};
 pub use queries::{ContactDetail, ContactRow, CriteriaTest, FieldBreakdown, LogEntryView, Page, SegmentInfo};
 pub use segments::{Definition, LogEntry, MembershipLog, Reason, Segment, SegmentSpec};
 
