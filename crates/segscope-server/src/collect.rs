@@ -25,6 +25,10 @@
 //!   id) before the batch goes to the core; a batch with nothing usable is
 //!   a 422 and changes nothing. Identify with a junk id (`undefined`,
 //!   `null`, `0`, `[object Object]`, blank) is refused on its item.
+//! - **Traits cannot change consent, identity or the schema.** Consent and
+//!   identity fields (the core's `is_consent_or_identity_field`) refuse the
+//!   identify; custom traits set only attributes the workspace already
+//!   declares, with a value of their type; others are dropped with a warning.
 //! - **No raw IP kept.** The client address (peer, or `X-Forwarded-For`
 //!   through trusted proxies) feeds the rate limit and, when a GeoIP
 //!   database is configured, the page view's geography; then it is dropped.
@@ -37,13 +41,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use segscope_core::backend::KeyKind;
+use segscope_core::criteria::BuiltinField;
 use segscope_core::email::Email;
-use segscope_core::engine::{Command, Outcome, check_external_id, check_visitor_id};
+use segscope_core::engine::{Command, Outcome, check_external_id, check_visitor_id, is_consent_or_identity_field};
 use segscope_core::event::{EventBody, EventInput, Identify, PageView, Subject};
 use segscope_core::ids::WorkspaceId;
-use segscope_core::model::{Geo, Value};
+use segscope_core::model::{AttrType, Geo, Value};
 use segscope_core::time::Secs;
 use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
 
 use crate::AppState;
 use crate::auth::workspace_not_found;
@@ -58,13 +64,6 @@ pub const SNIPPET_JS: &str = include_str!("snippet.js");
 /// Events older than this (relative to their batch's `sent_at`) are refused:
 /// the snippet sends at once, so such an age is a replay or a broken clock.
 pub const MAX_EVENT_AGE_SECS: i64 = 24 * 3600;
-
-/// Traits a browser may not set: identity (the event's own `email` /
-/// `external_id` are the identity, with the merge rules of SPEC §2; a trait
-/// would rename a contact around them) and email consent (anyone can run
-/// the snippet's code with the public write key, so a forged
-/// "unsubscribed" or "subscribed" must not come this way).
-const BROWSER_FORBIDDEN_TRAITS: &[&str] = &["email", "external_id", "email_status", "subscription_status", "status", "consent"];
 
 /// The longest URL, referrer, event name or trait name accepted.
 const MAX_URL_LEN: usize = 2048;
@@ -184,10 +183,69 @@ struct Context {
     sent_at: Option<f64>,
     bot: bool,
     geo: Option<Geo>,
+    /// The workspace's declared custom attributes: the only custom names
+    /// identify traits may set (a browser never declares one).
+    attributes: BTreeMap<String, AttrType>,
 }
 
-/// One wire event → a core event, checked with the core's own rules.
-fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<EventInput, (String, String)> {
+/// Identify traits as the core takes them: field name → value (`None` clears).
+type Traits = Vec<(String, Option<Value>)>;
+
+/// Identify traits from a browser, checked against the workspace's schema.
+/// Consent and identity fields (the core's
+/// [`is_consent_or_identity_field`]) refuse the whole event: anyone can
+/// send them with the public write key. Built-in fields pass (the core
+/// checks their values); a custom attribute passes only when already
+/// declared and its value fits the declared type. Anything else is
+/// dropped with a warning, never declared.
+fn browser_traits(traits: &Map<String, Json>, attributes: &BTreeMap<String, AttrType>) -> Result<(Traits, Vec<String>), String> {
+    let mut forbidden: Vec<String> = traits.keys().filter(|n| is_consent_or_identity_field(n)).map(|n| shorten(n)).collect();
+    if !forbidden.is_empty() {
+        forbidden.sort();
+        return Err(format!(
+            "trait{} `{}` cannot be set from a browser: the identity is the event's `email` / `external_id`, and email consent comes from your ESP, an import or the API",
+            if forbidden.len() > 1 { "s" } else { "" },
+            forbidden.join("`, `")
+        ));
+    }
+    let mut kept = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, raw) in traits {
+        let lowered = name.trim().to_ascii_lowercase();
+        let value = match segscope_ingest::ndjson::field_value(name, raw) {
+            Ok(value) => value,
+            Err(message) => {
+                warnings.push(format!("trait `{}` dropped: {message}", shorten(name)));
+                continue;
+            }
+        };
+        if BuiltinField::parse(&lowered).is_some() {
+            kept.push((name.clone(), value));
+            continue;
+        }
+        let Some(declared) = attributes.get(&lowered) else {
+            warnings.push(format!(
+                "trait `{}` dropped: no such attribute in this workspace; a browser cannot add attributes (declare it with an import or the API first)",
+                shorten(name)
+            ));
+            continue;
+        };
+        match value.map(|v| v.coerce(*declared)).transpose() {
+            Ok(value) => kept.push((name.clone(), value)),
+            Err(err) => warnings.push(format!(
+                "trait `{}` dropped: the attribute is {} and {}",
+                shorten(name),
+                declared.key(),
+                err.message
+            )),
+        }
+    }
+    Ok((kept, warnings))
+}
+
+/// One wire event → a core event (and warnings about dropped traits),
+/// checked with the core's own rules.
+fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<(EventInput, Vec<String>), (String, String)> {
     let Json::Object(event) = raw else {
         return Err(("unknown".into(), "an event must be a JSON object with a `type`".into()));
     };
@@ -219,6 +277,7 @@ fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<EventInput, (
         return Err(fail(format!("the event is {age_secs} s older than its batch (`sent_at` − `t`); at most a day is accepted")));
     }
     let at = context.now - age_secs;
+    let mut warnings = Vec::new();
     let body = match kind {
         "page_view" => {
             let url = text(event, "url", MAX_URL_LEN).map_err(fail)?.filter(|u| !u.trim().is_empty());
@@ -261,20 +320,11 @@ fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<EventInput, (
             }
             let traits = match event.get("traits") {
                 None | Some(Json::Null) => Vec::new(),
-                Some(Json::Object(traits))
-                    if let Some(name) =
-                        traits.keys().find(|n| BROWSER_FORBIDDEN_TRAITS.contains(&n.trim().to_ascii_lowercase().as_str())) =>
-                {
-                    return Err(refuse(format!(
-                        "trait `{}` cannot be set from a browser: the identity is the event's `email` / `external_id`, and email consent comes from your ESP, an import or the API",
-                        shorten(name)
-                    )));
+                Some(Json::Object(traits)) if traits.len() <= 100 => {
+                    let (kept, dropped) = browser_traits(traits, &context.attributes).map_err(refuse)?;
+                    warnings = dropped;
+                    kept
                 }
-                Some(Json::Object(traits)) if traits.len() <= 100 => traits
-                    .iter()
-                    .map(|(name, value)| segscope_ingest::ndjson::field_value(name, value).map(|value| (name.clone(), value)))
-                    .collect::<Result<Vec<(String, Option<Value>)>, String>>()
-                    .map_err(|message| fail(format!("identify `traits`: {message}")))?,
                 Some(Json::Object(_)) => return Err(fail("identify takes at most 100 traits".into())),
                 Some(_) => return Err(fail("identify `traits` must be an object of field → value".into())),
             };
@@ -282,7 +332,7 @@ fn convert(raw: &Json, visitor: &str, context: &Context) -> Result<EventInput, (
         }
         _ => unreachable!("checked against EVENT_FIELDS"),
     };
-    Ok(EventInput { subject: Subject::Visitor(visitor.to_owned()), at, body })
+    Ok((EventInput { subject: Subject::Visitor(visitor.to_owned()), at, body }, warnings))
 }
 
 /// The key of a collect request: header, query `key`, or the body's `key`.
@@ -402,14 +452,18 @@ pub async fn collect(State(state): State<AppState>, Path(ws): Path<String>, requ
         .blocking(move |backend| {
             // Parsing the user agent is CPU work (regexes): on the blocking pool.
             let bot = has_page_view && segscope_enrich::UserAgentParser::shared().is_bot(&user_agent);
-            let context = Context { now, sent_at, bot, geo };
+            let attributes = backend.schema(&workspace)?.attributes;
+            let context = Context { now, sent_at, bot, geo, attributes };
             let mut inputs = Vec::new();
             let mut positions = Vec::new();
             let mut kinds = Vec::new();
             let mut rejected = Vec::new();
+            let mut warnings = Vec::new();
             for (index, raw) in events.iter().enumerate() {
                 match convert(raw, &visitor, &context) {
-                    Ok(input) => {
+                    Ok((input, dropped)) => {
+                        let kind = raw.get("type").and_then(Json::as_str).unwrap_or("");
+                        warnings.extend(dropped.into_iter().map(|message| refused(index, kind, message)));
                         kinds.push(raw.get("type").and_then(Json::as_str).unwrap_or("").to_owned());
                         positions.push(index);
                         inputs.push(input);
@@ -429,8 +483,8 @@ pub async fn collect(State(state): State<AppState>, Path(ws): Path<String>, requ
                 rejected.push(refused(positions[issue.index], &kinds[issue.index], issue.message.clone()));
             }
             rejected.sort_by_key(|r| r["index"].as_u64());
-            let warnings: Vec<Json> =
-                report.warnings.iter().map(|w| refused(positions[w.index], &kinds[w.index], w.message.clone())).collect();
+            warnings.extend(report.warnings.iter().map(|w| refused(positions[w.index], &kinds[w.index], w.message.clone())));
+            warnings.sort_by_key(|w| w["index"].as_u64());
             let body = json!({
                 "accepted": report.accepted,
                 "rejected": rejected,

@@ -467,3 +467,112 @@ fn walk(path: &std::path::Path) -> Vec<u8> {
     }
     out
 }
+
+/// Ann's email history and attributes, read from the store.
+fn ann(h: &Harness) -> segscope_core::engine::ContactDetail {
+    let who = segscope_core::engine::ContactRef::Email("ann@example.com".into());
+    h.backend.contact(&h.ws, &who, now()).unwrap()
+}
+
+fn identify_ann(traits: Value) -> Value {
+    json!({ "type": "identify", "email": "ann@example.com", "traits": traits })
+}
+
+#[tokio::test]
+async fn consent_and_identity_traits_are_refused_from_the_browser_for_every_such_field() {
+    let h = harness();
+    let (status, _, body) = post(&h, COLLECT, batch(Some(&h.write), "v-consent", json!([page("https://shop.example/")]))).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let fields = segscope_core::engine::consent_or_identity_fields();
+    for name in ["opted_in", "unsubscribed", "do_not_contact", "bounced", "complained", "email", "external_id", "consent"] {
+        assert!(fields.contains(&name), "{name} is listed by the core");
+    }
+    let mail_before = ann(&h).recent_mail.len();
+    let before = fingerprint(&h);
+    for name in &fields {
+        for spelled in [name.to_string(), format!(" {} ", name.to_ascii_uppercase())] {
+            for value in [json!(true), json!(false), json!("unsubscribed"), json!("victim@example.com")] {
+                let event = identify_ann(json!({ spelled.clone(): value }));
+                let (status, _, answer) = post(&h, COLLECT, batch(Some(&h.write), "v-consent", json!([event]))).await;
+                assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+                let message = answer["error"]["details"]["rejected"][0]["message"].as_str().unwrap();
+                assert!(message.contains("cannot be set from a browser") && message.contains(spelled.as_str()), "{answer:#}");
+                assert_eq!(fingerprint(&h), before, "{spelled} = {value} changed the store");
+            }
+        }
+    }
+    // Several at once are all named.
+    let event = identify_ann(json!({ "opted_in": true, "do_not_contact": false, "first_name": "Ann" }));
+    let (_, _, answer) = post(&h, COLLECT, batch(Some(&h.write), "v-consent", json!([event]))).await;
+    let message = answer["error"]["details"]["rejected"][0]["message"].as_str().unwrap();
+    assert!(message.contains("do_not_contact") && message.contains("opted_in"), "{answer:#}");
+    assert_eq!(ann(&h).recent_mail.len(), mail_before, "no consent fact recorded");
+    assert_eq!(fingerprint(&h), before);
+}
+
+#[tokio::test]
+async fn browser_traits_set_only_declared_attributes_of_the_right_type_and_never_declare_one() {
+    let h = harness();
+    // `plan` (text) and `seats` (number) are declared by an import.
+    h.backend
+        .apply(
+            &h.ws,
+            segscope_core::engine::Command::UpsertContacts {
+                contacts: vec![segscope_core::engine::ContactUpsert {
+                    email: Some("bob@gmail.com".into()),
+                    external_id: None,
+                    fields: vec![
+                        ("plan".into(), Some(segscope_core::model::Value::Text("pro".into()))),
+                        ("seats".into(), Some(segscope_core::model::Value::Number(3.0))),
+                    ],
+                    created_at: None,
+                }],
+                channel: segscope_core::model::Channel::Api,
+                list: None,
+            },
+            now(),
+        )
+        .unwrap();
+    let declared = h.backend.schema(&h.ws).unwrap().attributes;
+    assert_eq!(declared.len(), 2);
+    // The attack: many requests with 100 random trait names each.
+    for round in 0..6 {
+        let traits: serde_json::Map<String, Value> = (0..100).map(|i| (format!("junk_{round}_{i}"), json!(i))).collect();
+        let event = identify_ann(Value::Object(traits));
+        let (status, _, answer) = post(&h, COLLECT, batch(Some(&h.write), "v-schema", json!([event]))).await;
+        assert_eq!(status, StatusCode::OK, "{answer:#}");
+        assert_eq!(answer["warnings"].as_array().unwrap().len(), 100, "{answer:#}");
+        assert!(answer["warnings"][0]["message"].as_str().unwrap().contains("no such attribute"), "{answer:#}");
+    }
+    assert_eq!(h.backend.schema(&h.ws).unwrap().attributes, declared, "no attribute declared from the browser");
+    // Declared attributes and built-in fields are set; a wrong type is dropped with a warning.
+    let event = identify_ann(json!({ "Plan": "team", "seats": "many", "first_name": "Annie", "brand_new": "x" }));
+    let (status, _, answer) = post(&h, COLLECT, batch(Some(&h.write), "v-schema", json!([event]))).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    let warnings: Vec<&str> = answer["warnings"].as_array().unwrap().iter().map(|w| w["message"].as_str().unwrap()).collect();
+    assert_eq!(warnings.len(), 2, "{answer:#}");
+    assert!(warnings.iter().any(|w| w.contains("`seats` dropped") && w.contains("number")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("`brand_new` dropped")), "{warnings:?}");
+    let detail = ann(&h);
+    assert_eq!(detail.attributes.get("plan"), Some(&segscope_core::model::Value::Text("team".into())));
+    assert_eq!(detail.attributes.get("seats"), None, "the wrong-typed value is not stored");
+    assert_eq!(detail.row.first_name.as_deref(), Some("Annie"));
+    assert_eq!(h.backend.schema(&h.ws).unwrap().attributes, declared, "types unchanged, nothing new");
+}
+
+#[tokio::test]
+async fn identify_with_disguised_junk_external_ids_is_refused_and_creates_nobody() {
+    let h = harness();
+    let (status, _, body) = post(&h, COLLECT, batch(Some(&h.write), "v-junk2", json!([page("https://shop.example/")]))).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let before = fingerprint(&h);
+    for junk in ["(null)", "[object Undefined]", "[object Null]", "undefined undefined", "\u{200b}null", "ｎｕｌｌ", "ＮＵＬＬ"]
+    {
+        let event = json!({ "type": "identify", "external_id": junk });
+        let (status, _, answer) = post(&h, COLLECT, batch(Some(&h.write), "v-junk2", json!([event]))).await;
+        assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        let message = answer["error"]["details"]["rejected"][0]["message"].as_str().unwrap();
+        assert!(message.contains("serialization mistake"), "{junk:?}: {answer:#}");
+        assert_eq!(fingerprint(&h), before, "{junk:?} changed the store");
+    }
+}
