@@ -196,7 +196,21 @@ fn import_contacts(cli: &Cli, args: &CsvArgs) -> Result<()> {
     for problem in &report.problems {
         println!("  {problem}");
     }
+    print_omitted(report.omitted);
     Ok(())
+}
+
+/// Past the first problems, an import keeps only their number.
+fn print_omitted(omitted: segscope_ingest::OmittedProblems) {
+    if omitted.total() > 0 {
+        println!(
+            "  … and {} more problems not listed ({} rejected, {} repaired): only the first {} are kept",
+            output::count(omitted.total() as u64),
+            output::count(omitted.rejected as u64),
+            output::count(omitted.repaired as u64),
+            output::count(segscope_ingest::MAX_KEPT_PROBLEMS as u64)
+        );
+    }
 }
 
 fn describe_mapping(parsed: &segscope_ingest::ContactImport) -> String {
@@ -248,6 +262,7 @@ fn print_event_report(file: &Path, report: &segscope_ingest::NdjsonImportReport)
     for problem in &report.problems {
         println!("  {problem}");
     }
+    print_omitted(report.omitted);
 }
 
 /// Reads an access log into page views: bots by the uap-core + crawler-list

@@ -248,6 +248,7 @@ impl AccessLogImport {
                 .map(|hit| NdjsonItem { line: hit.line, payload: NdjsonPayload::Event(hit.event) })
                 .collect(),
             problems: self.problems,
+            omitted: crate::OmittedProblems::default(),
             n_lines: self.n_lines,
         }
     }

@@ -235,7 +235,7 @@ impl BounceMailImport {
             }
         }
         problems.sort_by_key(|p| p.line);
-        NdjsonImport { items, problems, n_lines: self.n_messages }
+        NdjsonImport { items, problems, omitted: crate::OmittedProblems::default(), n_lines: self.n_messages }
     }
 }
 

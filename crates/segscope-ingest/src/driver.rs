@@ -27,8 +27,11 @@ pub struct ImportReport {
     pub updated: usize,
     /// Records rejected by the importer or by the core.
     pub skipped: usize,
-    /// Every rejected or repaired record, by record number.
+    /// Every rejected or repaired record, by record number, up to
+    /// [`crate::MAX_KEPT_PROBLEMS`].
     pub problems: Vec<RecordProblem>,
+    /// Problems past the cap, counted.
+    pub omitted: crate::OmittedProblems,
     /// Column-level remarks from parsing.
     pub notes: Vec<String>,
     pub n_records: usize,
@@ -51,6 +54,8 @@ pub struct NdjsonImportReport {
     pub skipped: usize,
     /// Every rejected or repaired line, by line number.
     pub problems: Vec<LineProblem>,
+    /// Problems past [`crate::MAX_KEPT_PROBLEMS`], counted.
+    pub omitted: crate::OmittedProblems,
     pub n_lines: usize,
 }
 
@@ -84,12 +89,13 @@ pub fn apply_contact_import<E: std::error::Error + 'static>(
     mut on_progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport, ApplyError<E, ImportReport>> {
     let batch_size = batch_size.clamp(1, MAX_BATCH);
-    let ContactImport { mapping, rows, problems, notes, n_records, n_blank_records, .. } = import;
+    let ContactImport { mapping, rows, problems, omitted, notes, n_records, n_blank_records, .. } = import;
     let mut report = ImportReport {
         created: 0,
         updated: 0,
-        skipped: problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count(),
+        skipped: problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count() + omitted.rejected,
         problems,
+        omitted,
         notes,
         n_records,
         n_blank_records,
@@ -121,8 +127,12 @@ pub fn apply_contact_import<E: std::error::Error + 'static>(
             let (column, message) = column_of_core_message(&mapping, &issue.message);
             RecordProblem { record, line, severity, column, message }
         };
-        report.problems.extend(outcome.rejected.iter().map(|issue| located(issue, ProblemSeverity::Rejected)));
-        report.problems.extend(outcome.warnings.iter().map(|issue| located(issue, ProblemSeverity::Repaired)));
+        for (issues, severity) in [(&outcome.rejected, ProblemSeverity::Rejected), (&outcome.warnings, ProblemSeverity::Repaired)]
+        {
+            for issue in issues {
+                crate::keep_problem(&mut report.problems, &mut report.omitted, severity, located(issue, severity));
+            }
+        }
         items_done += locations.len();
         on_progress(ImportProgress { items_done, items_total });
     }
@@ -161,8 +171,9 @@ pub fn apply_ndjson_import<E: std::error::Error + 'static>(
     mut on_progress: impl FnMut(ImportProgress),
 ) -> Result<NdjsonImportReport, ApplyError<E, NdjsonImportReport>> {
     let mut report = NdjsonImportReport {
-        skipped: import.problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count(),
+        skipped: import.problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count() + import.omitted.rejected,
         problems: import.problems.clone(),
+        omitted: import.omitted,
         n_lines: import.n_lines,
         ..NdjsonImportReport::default()
     };
@@ -210,8 +221,11 @@ pub fn apply_ndjson_import<E: std::error::Error + 'static>(
             severity,
             message: issue.message.clone(),
         };
-        report.problems.extend(rejected.iter().map(|issue| located(issue, ProblemSeverity::Rejected)));
-        report.problems.extend(warnings.iter().map(|issue| located(issue, ProblemSeverity::Repaired)));
+        for (issues, severity) in [(&rejected, ProblemSeverity::Rejected), (&warnings, ProblemSeverity::Repaired)] {
+            for issue in issues {
+                crate::keep_problem(&mut report.problems, &mut report.omitted, severity, located(issue, severity));
+            }
+        }
         items_done += lines.len();
         on_progress(ImportProgress { items_done, items_total });
     }

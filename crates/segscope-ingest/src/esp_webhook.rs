@@ -324,6 +324,7 @@ impl WebhookDumpImport {
                 })
                 .collect(),
             problems: self.problems,
+            omitted: crate::OmittedProblems::default(),
             n_lines: self.n_lines,
         }
     }

@@ -82,6 +82,37 @@ impl Default for InputLimits {
     }
 }
 
+/// An import keeps at most this many problems (the first found); past it,
+/// only their numbers ([`OmittedProblems`]). A file of millions of bad lines
+/// must not take the server's memory, and nobody reads the millionth
+/// "invalid JSON": the counts (`skipped`) stay exact.
+pub const MAX_KEPT_PROBLEMS: usize = 1_000;
+
+/// Problems counted but not kept, past [`MAX_KEPT_PROBLEMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OmittedProblems {
+    pub rejected: usize,
+    pub repaired: usize,
+}
+
+impl OmittedProblems {
+    pub fn total(&self) -> usize {
+        self.rejected + self.repaired
+    }
+}
+
+/// Keeps `problem` while fewer than [`MAX_KEPT_PROBLEMS`] are kept, else counts it.
+pub(crate) fn keep_problem<T>(kept: &mut Vec<T>, omitted: &mut OmittedProblems, severity: ProblemSeverity, problem: T) {
+    if kept.len() < MAX_KEPT_PROBLEMS {
+        kept.push(problem);
+    } else {
+        match severity {
+            ProblemSeverity::Rejected => omitted.rejected += 1,
+            ProblemSeverity::Repaired => omitted.repaired += 1,
+        }
+    }
+}
+
 /// What happened to a record or line with a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProblemSeverity {

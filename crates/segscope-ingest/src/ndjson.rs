@@ -44,7 +44,7 @@ pub enum NdjsonImportError {
     #[error("the input is {}, more than the limit of {}: split it into smaller files", format_size(*size), format_size(*limit))]
     InputTooLarge { size: u64, limit: u64 },
     #[error("nothing to import: {reason}")]
-    NoValidLines { reason: String, problems: Vec<LineProblem> },
+    NoValidLines { reason: String, problems: Vec<LineProblem>, omitted: crate::OmittedProblems },
 }
 
 /// What a good line carries.
@@ -81,8 +81,10 @@ impl std::fmt::Display for LineProblem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NdjsonImport {
     pub items: Vec<NdjsonItem>,
-    /// By line number.
+    /// By line number; at most [`crate::MAX_KEPT_PROBLEMS`].
     pub problems: Vec<LineProblem>,
+    /// Problems past the cap, counted.
+    pub omitted: crate::OmittedProblems,
     /// Lines that were not blank.
     pub n_lines: usize,
 }
@@ -153,6 +155,7 @@ pub fn parse_ndjson(bytes: &[u8], options: &NdjsonImportOptions) -> Result<Ndjso
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut items = Vec::new();
     let mut problems = Vec::new();
+    let mut omitted = crate::OmittedProblems::default();
     let mut n_lines: usize = 0;
     for (index, raw_line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = index + 1;
@@ -163,27 +166,28 @@ pub fn parse_ndjson(bytes: &[u8], options: &NdjsonImportOptions) -> Result<Ndjso
         n_lines += 1;
         let reject = |message: String| LineProblem { line, severity: ProblemSeverity::Rejected, message };
         if raw_line.len() > options.limits.max_line_bytes {
-            problems.push(reject(format!(
+            let problem = reject(format!(
                 "the line is {}, longer than the limit of {}",
                 format_size(raw_line.len() as u64),
                 format_size(options.limits.max_line_bytes as u64)
-            )));
+            ));
+            crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Rejected, problem);
             continue;
         }
         let Ok(text) = std::str::from_utf8(raw_line) else {
-            problems.push(reject("the line is not valid UTF-8: NDJSON must be UTF-8".to_owned()));
+            let problem = reject("the line is not valid UTF-8: NDJSON must be UTF-8".to_owned());
+            crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Rejected, problem);
             continue;
         };
         match parse_line(text) {
             Ok((payload, warnings)) => {
-                problems.extend(warnings.into_iter().map(|message| LineProblem {
-                    line,
-                    severity: ProblemSeverity::Repaired,
-                    message,
-                }));
+                for message in warnings {
+                    let problem = LineProblem { line, severity: ProblemSeverity::Repaired, message };
+                    crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Repaired, problem);
+                }
                 items.push(NdjsonItem { line, payload });
             }
-            Err(message) => problems.push(reject(message)),
+            Err(message) => crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Rejected, reject(message)),
         }
     }
     if items.is_empty() {
@@ -203,9 +207,9 @@ pub fn parse_ndjson(bytes: &[u8], options: &NdjsonImportOptions) -> Result<Ndjso
                 if more > 0 { format!("; and {more} more") } else { String::new() }
             )
         };
-        return Err(NdjsonImportError::NoValidLines { reason, problems });
+        return Err(NdjsonImportError::NoValidLines { reason, problems, omitted });
     }
-    Ok(NdjsonImport { items, problems, n_lines })
+    Ok(NdjsonImport { items, problems, omitted, n_lines })
 }
 
 /// The keys of one line's object, tracking which were read so that the

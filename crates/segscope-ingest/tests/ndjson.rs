@@ -288,3 +288,43 @@ fn a_workspace_that_rejects_everything_is_not_success() {
     );
     assert!(matches!(err, ApplyError::NothingImported { .. }));
 }
+
+#[test]
+fn an_import_keeps_the_first_problems_and_counts_the_rest() {
+    // Millions of bad lines must not take the memory of the report; the
+    // counts stay exact. Parser rejections (`{}`), core rejections (email
+    // events for nobody) and one good line.
+    let cap = segscope_ingest::MAX_KEPT_PROBLEMS;
+    let mut input = String::from("{\"type\":\"contact\",\"email\":\"ok@example.com\"}\n");
+    for _ in 0..cap + 500 {
+        input.push_str("{}\n");
+    }
+    for _ in 0..300 {
+        input.push_str("{\"type\":\"track\",\"email\":\"ghost@example.com\",\"name\":\"x\",\"timestamp\":1709287200}\n");
+    }
+    let import = parse_ndjson(input.as_bytes(), &NdjsonImportOptions::default()).unwrap();
+    assert_eq!(import.problems.len(), cap);
+    assert_eq!((import.omitted.rejected, import.omitted.repaired), (500, 0));
+    let mut workspace = workspace();
+    let report = apply_ndjson_import(import, Channel::Api, 100, apply_to(&mut workspace), |_| {}).unwrap();
+    assert_eq!(report.contacts_created, 1);
+    assert_eq!(report.skipped, cap + 500 + 300, "every rejected line is counted");
+    assert_eq!(report.problems.len(), cap, "only the first problems are kept");
+    assert_eq!(report.omitted.rejected, 500 + 300);
+    assert_eq!(report.problems[0].line, 2, "the first problem is the first bad line");
+
+    // The CSV importer keeps the same bound.
+    let mut csv = String::from("email\nok@example.com\n");
+    for _ in 0..cap + 7 {
+        csv.push_str("not an email\n");
+    }
+    let parsed = segscope_ingest::parse_contacts_csv(
+        csv.as_bytes(),
+        &segscope_ingest::CsvImportOptions::default(),
+        &segscope_core::backend::SchemaSnapshot::default(),
+    )
+    .unwrap();
+    assert_eq!(parsed.problems.len(), cap);
+    assert_eq!(parsed.omitted.rejected, 7);
+    assert_eq!(parsed.n_rejected(), cap + 7);
+}

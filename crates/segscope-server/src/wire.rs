@@ -562,7 +562,10 @@ pub struct ContactImportOut {
     pub blank_records: usize,
     pub columns: Vec<ColumnOut>,
     pub notes: Vec<String>,
+    /// The first problems found (at most 1,000).
     pub problems: Vec<RecordProblemOut>,
+    /// Problems counted but not listed, past the first 1,000.
+    pub problems_omitted: usize,
 }
 
 pub fn columns_out(mapping: &ColumnMapping) -> Vec<ColumnOut> {
@@ -578,6 +581,7 @@ pub fn contact_import_out(report: ImportReport, columns: Vec<ColumnOut>) -> Cont
         blank_records: report.n_blank_records,
         columns,
         notes: report.notes,
+        problems_omitted: report.omitted.total(),
         problems: report
             .problems
             .into_iter()
@@ -610,7 +614,10 @@ pub struct EventImportOut {
     pub error_hits: usize,
     pub skipped: usize,
     pub lines: usize,
+    /// The first problems found (at most 1,000).
     pub problems: Vec<LineProblemOut>,
+    /// Problems counted but not listed, past the first 1,000.
+    pub problems_omitted: usize,
 }
 
 pub fn event_import_out(report: NdjsonImportReport) -> EventImportOut {
@@ -624,6 +631,7 @@ pub fn event_import_out(report: NdjsonImportReport) -> EventImportOut {
         error_hits: report.error_hits,
         skipped: report.skipped,
         lines: report.n_lines,
+        problems_omitted: report.omitted.total(),
         problems: report
             .problems
             .into_iter()

@@ -75,8 +75,10 @@ pub enum CsvImportError {
     #[error("nothing to import: {reason}")]
     NoValidRows {
         reason: String,
-        /// Every rejected record, for the full report.
+        /// Every rejected record, for the full report (up to the cap).
         problems: Vec<RecordProblem>,
+        /// Problems past [`crate::MAX_KEPT_PROBLEMS`], counted.
+        omitted: crate::OmittedProblems,
     },
 }
 
@@ -101,8 +103,11 @@ pub struct ContactImport {
     pub delimiter_detected: bool,
     pub mapping: ColumnMapping,
     pub rows: Vec<ContactImportRow>,
-    /// Rejected and repaired records, by record number.
+    /// Rejected and repaired records, by record number; at most
+    /// [`crate::MAX_KEPT_PROBLEMS`].
     pub problems: Vec<RecordProblem>,
+    /// Problems past the cap, counted.
+    pub omitted: crate::OmittedProblems,
     /// Column-level remarks (date order inferred, ambiguous dates, ignored columns).
     pub notes: Vec<String>,
     /// Data records read, blank ones included.
@@ -113,7 +118,7 @@ pub struct ContactImport {
 
 impl ContactImport {
     pub fn n_rejected(&self) -> usize {
-        self.problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count()
+        self.problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count() + self.omitted.rejected
     }
 }
 
@@ -268,6 +273,7 @@ pub fn parse_contacts_csv(
                 delimiter_name(delimiter)
             ),
             problems: Vec::new(),
+            omitted: crate::OmittedProblems::default(),
         });
     }
 
@@ -283,6 +289,7 @@ pub fn parse_contacts_csv(
 
     let mut rows = Vec::new();
     let mut problems = Vec::new();
+    let mut omitted = crate::OmittedProblems::default();
     let mut n_blank_records = 0;
     for (index, record) in records.iter().enumerate() {
         let record_number = index + 1;
@@ -293,22 +300,28 @@ pub fn parse_contacts_csv(
         let mut row_problems = Vec::new();
         match context.upsert_for(record, &mut row_problems) {
             Ok(upsert) => {
-                problems.extend(row_problems.into_iter().map(|(column, message)| RecordProblem {
-                    record: record_number,
-                    line: record.line,
-                    severity: ProblemSeverity::Repaired,
-                    column,
-                    message,
-                }));
+                for (column, message) in row_problems {
+                    let problem = RecordProblem {
+                        record: record_number,
+                        line: record.line,
+                        severity: ProblemSeverity::Repaired,
+                        column,
+                        message,
+                    };
+                    crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Repaired, problem);
+                }
                 rows.push(ContactImportRow { record: record_number, line: record.line, upsert });
             }
-            Err((column, message)) => problems.push(RecordProblem {
-                record: record_number,
-                line: record.line,
-                severity: ProblemSeverity::Rejected,
-                column,
-                message,
-            }),
+            Err((column, message)) => {
+                let problem = RecordProblem {
+                    record: record_number,
+                    line: record.line,
+                    severity: ProblemSeverity::Rejected,
+                    column,
+                    message,
+                };
+                crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Rejected, problem);
+            }
         }
     }
 
@@ -318,15 +331,16 @@ pub fn parse_contacts_csv(
         } else {
             let rejected: Vec<&RecordProblem> = problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).collect();
             let quoted: Vec<String> = rejected.iter().take(MAX_QUOTED_REJECTIONS).map(|p| p.to_string()).collect();
-            let more = rejected.len().saturating_sub(MAX_QUOTED_REJECTIONS);
+            let n_rejected = rejected.len() + omitted.rejected;
+            let more = n_rejected.saturating_sub(MAX_QUOTED_REJECTIONS);
             format!(
                 "all {} records were rejected: {}{}",
-                rejected.len(),
+                n_rejected,
                 quoted.join("; "),
                 if more > 0 { format!("; and {more} more") } else { String::new() }
             )
         };
-        return Err(CsvImportError::NoValidRows { reason, problems });
+        return Err(CsvImportError::NoValidRows { reason, problems, omitted });
     }
 
     Ok(ContactImport {
@@ -337,6 +351,7 @@ pub fn parse_contacts_csv(
         mapping,
         rows,
         problems,
+        omitted,
         notes,
         n_records: records.len(),
         n_blank_records,

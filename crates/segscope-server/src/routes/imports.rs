@@ -46,12 +46,13 @@ fn csv_error(err: CsvImportError, columns: Vec<wire::ColumnOut>, limit: usize) -
             let parameter = option.trim_start_matches('-').replace('-', "_");
             ApiError::bad_parameter(&parameter, format!("invalid `{parameter}`: {message}"))
         }
-        CsvImportError::NoValidRows { ref problems, .. } => {
+        CsvImportError::NoValidRows { ref problems, omitted, .. } => {
             let message = err.to_string();
             let problems = problems.clone();
             let report = ImportReport {
-                skipped: problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count(),
+                skipped: problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count() + omitted.rejected,
                 problems,
+                omitted,
                 ..ImportReport::default()
             };
             nothing_imported(message, json!(wire::contact_import_out(report, columns)))
@@ -168,9 +169,10 @@ pub async fn events(
                 Err(NdjsonImportError::InputTooLarge { .. }) => return Err(ApiError::payload_too_large(limit)),
                 Err(err @ NdjsonImportError::NoValidLines { .. }) => {
                     let message = err.to_string();
-                    let NdjsonImportError::NoValidLines { problems, .. } = err else { unreachable!("matched above") };
-                    let skipped = problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count();
-                    let report = NdjsonImportReport { skipped, n_lines: skipped, problems, ..NdjsonImportReport::default() };
+                    let NdjsonImportError::NoValidLines { problems, omitted, .. } = err else { unreachable!("matched above") };
+                    let skipped = problems.iter().filter(|p| p.severity == ProblemSeverity::Rejected).count() + omitted.rejected;
+                    let report =
+                        NdjsonImportReport { skipped, n_lines: skipped, problems, omitted, ..NdjsonImportReport::default() };
                     return Err(nothing_imported(message, ndjson_report_json(report)));
                 }
             };
