@@ -20,7 +20,9 @@
 //!   are refused (replays).
 //! - **Redeliveries are recorded once** ([`SeenDeliveries`]): a delivery
 //!   id seen with the same body answers 200 "duplicate", with another body
-//!   403.
+//!   403. SendGrid deliveries are keyed on timestamp + body (a rewritten
+//!   ECDSA signature is the same delivery); a Mailgun token is single-use
+//!   per signing key, across workspaces.
 //! - **SES/SNS**: SNS proves that *AWS* sent a message, not that it comes
 //!   from *your* topic, so the topic ARN must be listed. The signing
 //!   certificate is read from the configuration (keyed by its
@@ -130,10 +132,11 @@ impl WebhookKeys {
 /// again, and recording it twice would count a bounce twice (five copies
 /// of one soft bounce would bounce the address, SPEC §6). A delivery id
 /// seen with the same body is therefore answered 200 "duplicate" without
-/// recording; seen with another body it is a forgery (Mailgun signs only
-/// its timestamp and token, not the body) and refused. The id is the
-/// SendGrid signature, the Mailgun token, the SNS `MessageId`, or the
-/// body's digest for Postmark. Memory only: after a restart, or beyond
+/// recording; seen with another body (or another workspace) it is a
+/// forgery (Mailgun signs only its timestamp and token, not the body) and
+/// refused. The id is made by `verify`: SendGrid's signed timestamp and
+/// body digest, the Mailgun token per signing key (across workspaces),
+/// the SNS `MessageId`, or the body's digest for Postmark. Memory only: after a restart, or beyond
 /// the last 50 000 deliveries, a redelivery is recorded again.
 #[derive(Debug, Default)]
 pub struct SeenDeliveries {
@@ -212,7 +215,15 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the provider's proof on a request (the body is already
-/// bounded) and returns the delivery's id for [`SeenDeliveries`].
+/// bounded) and returns the delivery's key for [`SeenDeliveries`]:
+/// - SendGrid: the signed timestamp and the body's digest, never the
+///   signature's bytes (ECDSA is malleable: `(r, n − s)` verifies as well
+///   as `(r, s)`, so a replay could wear a "new" signature);
+/// - Mailgun: the token, per signing key and not per workspace (the
+///   signature covers only timestamp + token, so a token is single-use for
+///   its key wherever it is presented);
+/// - SNS: the `MessageId` in the workspace; Postmark: the body's digest in
+///   the workspace.
 fn verify(
     provider: Provider,
     workspace: &str,
@@ -230,7 +241,7 @@ fn verify(
                 .ok_or_else(|| unsigned("no `X-Twilio-Email-Event-Webhook-Timestamp` header"))?;
             segscope_ingest::verify_sendgrid_signature(key, signature, timestamp, body)
                 .map_err(|err| bad_signature(provider, workspace, &err))?;
-            Ok(signature.to_owned())
+            Ok(format!("sendgrid|{}|{}|{}", shorten(workspace), shorten(timestamp), hex::encode(Sha256::digest(body))))
         }
         Provider::Mailgun => {
             let key = keys.mailgun_signing_key.as_deref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -249,7 +260,9 @@ fn verify(
                     "the webhook's signature timestamp is more than {MAILGUN_MAX_SKEW_SECS} s away from the server's clock (a replay, or a wrong clock)"
                 )));
             }
-            Ok(token)
+            // The key's digest, not the key: the memory must hold no secret.
+            let key_id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
+            Ok(format!("mailgun|{key_id}|{token}"))
         }
         Provider::Postmark => {
             let expected = keys.postmark_basic_auth.as_deref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -264,7 +277,7 @@ fn verify(
             if Sha256::digest(&decoded) != Sha256::digest(expected.as_bytes()) {
                 return Err(bad_signature(provider, workspace, &SignatureError::Mismatch));
             }
-            Ok(hex::encode(Sha256::digest(body)))
+            Ok(format!("postmark|{}|{}", shorten(workspace), hex::encode(Sha256::digest(body))))
         }
         Provider::AmazonSes => {
             let ses = keys.ses.as_ref().ok_or_else(|| not_configured(provider, workspace))?;
@@ -291,7 +304,7 @@ fn verify(
                 ));
             };
             segscope_ingest::verify_sns_signature(&envelope, pem).map_err(|err| bad_signature(provider, workspace, &err))?;
-            Ok(envelope.message_id)
+            Ok(format!("ses|{}|{}", shorten(workspace), envelope.message_id))
         }
     }
 }
@@ -332,8 +345,11 @@ pub async fn receive(
     let body = read_body(request, &state, limit).await?;
     let keys = state.config().webhook_keys.workspaces.get(&ws).cloned().unwrap_or_default();
     let now = state.now();
-    let delivery = format!("{}|{}|{}", provider.key(), shorten(&ws), verify(provider, &ws, &keys, &headers, &body, now)?);
-    let digest: [u8; 32] = Sha256::digest(&body).into();
+    let delivery = verify(provider, &ws, &keys, &headers, &body, now)?;
+    // The digest covers the workspace too: a Mailgun token (remembered per
+    // signing key) presented to another workspace is a replay even with
+    // the same body.
+    let digest: [u8; 32] = Sha256::new().chain_update(ws.as_bytes()).chain_update([0]).chain_update(&body).finalize().into();
     match state.deliveries().reserve(&delivery, digest) {
         Delivery::New => {}
         Delivery::Duplicate => {

@@ -8,6 +8,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use common::*;
+use segscope_core::backend::Backend;
 use segscope_server::ServerConfig;
 use segscope_server::ratelimit::RateLimit;
 use segscope_server::webhooks::{SesKeys, WebhookKeys, WorkspaceWebhookKeys};
@@ -390,4 +391,76 @@ fn certificate_pem(private: &rsa::PrivateKey) -> String {
     let body = B64.encode(certificate);
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
     format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
+/// The same ECDSA signature rewritten as `(r, n − s)`: it still verifies.
+fn malleate(signature_b64: &str) -> String {
+    use p256::ecdsa::Signature;
+    let der = B64.decode(signature_b64).unwrap();
+    let signature = Signature::from_der(&der).unwrap();
+    let flipped = Signature::from_scalars(signature.r(), -signature.s()).unwrap();
+    assert_ne!(flipped, signature);
+    B64.encode(flipped.to_der().as_bytes())
+}
+
+#[tokio::test]
+async fn sendgrid_replay_with_a_rewritten_signature_is_a_duplicate() {
+    let keys = keys();
+    let h = harness_with(config_with(&keys));
+    let body = sendgrid_body();
+    let (signature, timestamp) = sendgrid_headers(&keys, &body, "1710504000");
+    let (status, answer) = sendgrid(&h, &body, Some((signature.clone(), timestamp.clone()))).await;
+    assert_eq!((status, answer["recorded"].as_u64()), (StatusCode::OK, Some(1)), "{answer:#}");
+    let after = fingerprint(&h);
+    for rewritten in [malleate(&signature), malleate(&malleate(&signature))] {
+        let (status, answer) = sendgrid(&h, &body, Some((rewritten, timestamp.clone()))).await;
+        assert_eq!(status, StatusCode::OK, "{answer:#}");
+        assert_eq!((answer["duplicate"].as_bool(), answer["recorded"].as_u64()), (Some(true), Some(0)), "{answer:#}");
+    }
+    // A fresh signature of the same timestamp and body is the same delivery too.
+    let (status, answer) = sendgrid(&h, &body, Some(sendgrid_headers(&keys, &body, "1710504000"))).await;
+    assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(true)), "{answer:#}");
+    assert_eq!(fingerprint(&h), after);
+    assert_eq!(email_events(&h, "bob@gmail.com").await, ["hard_bounced"], "recorded once");
+}
+
+#[tokio::test]
+async fn a_mailgun_token_is_single_use_across_workspaces_sharing_a_signing_key() {
+    let keys = keys();
+    let mut config = config_with(&keys);
+    let shared = WorkspaceWebhookKeys { mailgun_signing_key: Some(MAILGUN_KEY.to_owned()), ..Default::default() };
+    config.webhook_keys.workspaces.insert("other".to_owned(), shared);
+    let h = harness_with(config);
+    let body = mailgun_body(now(), "token-shared", MAILGUN_KEY);
+    let (status, answer) = mailgun(&h, body.clone()).await;
+    assert_eq!((status, answer["recorded"].as_u64()), (StatusCode::OK, Some(1)), "{answer:#}");
+    let other = segscope_core::ids::WorkspaceId::parse("other").unwrap();
+    let other_before = h.backend.stats(&other).unwrap();
+    // The captured token with a forged body, or the same body, on the other workspace.
+    let mut forged: Value = serde_json::from_slice(&body).unwrap();
+    forged["event-data"]["recipient"] = json!("secret-person@other.example");
+    for replay in [serde_json::to_vec(&forged).unwrap(), body.clone()] {
+        let (status, _, answer) =
+            send_with(&h.app, Method::POST, "/webhooks/mailgun/other", &[("content-type", "application/json")], replay).await;
+        assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("replay"), "{answer:#}");
+    }
+    assert_eq!(h.backend.stats(&other).unwrap(), other_before, "nothing recorded in the other workspace");
+    let who = segscope_core::engine::ContactRef::Email("secret-person@other.example".into());
+    assert!(h.backend.contact(&other, &who, now()).unwrap().recent_mail.is_empty());
+    // A fresh token is accepted there.
+    let (status, _, answer) = send_with(
+        &h.app,
+        Method::POST,
+        "/webhooks/mailgun/other",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&{
+            let mut fresh: Value = serde_json::from_slice(&mailgun_body(now(), "token-fresh", MAILGUN_KEY)).unwrap();
+            fresh["event-data"]["recipient"] = json!("secret-person@other.example");
+            fresh
+        })
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, answer["recorded"].as_u64()), (StatusCode::OK, Some(1)), "{answer:#}");
 }
