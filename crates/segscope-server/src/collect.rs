@@ -13,7 +13,8 @@
 //!   requests need no preflight. The preflight is answered anyway, for
 //!   clients that send `application/json`.
 //! - **Bounded.** The rate limit is checked before the body is read, the
-//!   body is capped (`ServerConfig::max_collect_bytes`, 413), a batch holds
+//!   body is capped (`ServerConfig::max_collect_bytes`, 413 — at once when
+//!   the declared `Content-Length` is over it), a batch holds
 //!   at most `max_collect_events` events, and nothing is kept between
 //!   requests but the limiter's capped map.
 //! - **Browser clocks are wrong.** Each event carries the browser's `t`
@@ -120,6 +121,20 @@ pub(crate) fn client_address(state: &AppState, request: &Request) -> Option<IpAd
 /// Takes a token of `limiter` for `caller`, or answers 429 with `Retry-After`.
 pub(crate) fn rate_limit(limiter: &crate::ratelimit::RateLimiter, caller: &str) -> Result<(), ApiError> {
     limiter.check(caller).map_err(|wait| ApiError::rate_limited(retry_after_secs(wait)))
+}
+
+/// Refuses at once (413) a request whose declared `Content-Length` is over
+/// `limit`, before anything waits for its body: a client that declares
+/// 10 MB and sends one byte would otherwise hold the handler until the
+/// connection times out. Every `Content-Length` header is checked (hyper
+/// refuses conflicting ones; this does not rely on it); a chunked body is
+/// still capped while it is read.
+pub(crate) fn refuse_declared_oversize(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared_over = headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .any(|value| value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > limit as u64));
+    if declared_over { Err(ApiError::payload_too_large(limit)) } else { Ok(()) }
 }
 
 /// One refused item of a batch.
@@ -383,6 +398,7 @@ pub async fn collect(State(state): State<AppState>, Path(ws): Path<String>, requ
     // Bounded key: the path comes from the network.
     let caller = format!("{}|{}", shorten(&ws), client.map(|ip| ip.to_string()).unwrap_or_default());
     rate_limit(state.collect_limiter(), &caller)?;
+    refuse_declared_oversize(request.headers(), state.config().max_collect_bytes)?;
     let headers = request.headers().clone();
     let query = request.uri().query().map(str::to_owned);
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

@@ -3,8 +3,9 @@
 //! signing keys they are checked with ([`WebhookKeys`]).
 //!
 //! Order of the checks, cheapest and safest first: the rate limit (429),
-//! the body limit (413), the provider's signature or credentials (401 when
-//! absent, 403 when wrong; the reason is logged, never echoed), then the
+//! the body limit (413, at once when the declared `Content-Length` is over
+//! it), the provider's signature or credentials (401 when absent, 403 when
+//! wrong; the reason is logged, never echoed), then the
 //! parsers of `segscope_ingest::esp_webhook` and one `RecordEvents`
 //! command. A request is refused as a whole or applied; events about
 //! unknown recipients are reported in the 200 answer (the ESP must not
@@ -46,7 +47,7 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::collect::{client_address, rate_limit};
+use crate::collect::{client_address, rate_limit, refuse_declared_oversize};
 use crate::error::ApiError;
 use crate::routes::{read_body, shorten};
 
@@ -342,6 +343,7 @@ pub async fn receive(
     rate_limit(state.webhook_limiter(), &caller)?;
     let headers = request.headers().clone();
     let limit = state.config().max_webhook_bytes;
+    refuse_declared_oversize(&headers, limit)?;
     let body = read_body(request, &state, limit).await?;
     let keys = state.config().webhook_keys.workspaces.get(&ws).cloned().unwrap_or_default();
     let now = state.now();

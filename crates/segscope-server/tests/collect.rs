@@ -576,3 +576,64 @@ async fn identify_with_disguised_junk_external_ids_is_refused_and_creates_nobody
         assert_eq!(fingerprint(&h), before, "{junk:?} changed the store");
     }
 }
+
+/// A request that declares a body far over the limit and sends one byte.
+fn oversized_declaration(uri: &str, address: std::net::SocketAddr) -> String {
+    format!(
+        "POST {uri} HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\nx"
+    )
+}
+
+#[tokio::test]
+async fn a_declared_content_length_over_the_limit_is_refused_at_once() {
+    let h = harness();
+    // Through the router: the declaration alone is refused, whatever follows.
+    for uri in [COLLECT, "/webhooks/sendgrid/acme", "/webhooks/mailgun/acme"] {
+        for declared in ["10000000", &(MAX_COLLECT.max(MAX_WEBHOOK) + 1).to_string()] {
+            let (status, _, answer) = send_with(
+                &h.app,
+                Method::POST,
+                uri,
+                &[("content-type", "text/plain"), ("content-length", declared)],
+                b"x".to_vec(),
+            )
+            .await;
+            assert_error(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        }
+    }
+    // A declared length within the limit is read as usual.
+    let body = batch(Some(&h.write), "v-len", json!([page("https://shop.example/")]));
+    let length = body.len().to_string();
+    let (status, _, answer) =
+        send_with(&h.app, Method::POST, COLLECT, &[("content-type", "text/plain"), ("content-length", &length)], body).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    // Over a socket: the answer comes without waiting for the promised 10 MB.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let state = AppState::new(h.backend.clone(), common::config());
+    let server = tokio::spawn(segscope_server::serve(listener, state, std::future::pending::<()>()));
+    for uri in [COLLECT, "/webhooks/sendgrid/acme"] {
+        let request = oversized_declaration(uri, address);
+        let response = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut response = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !String::from_utf8_lossy(&response).contains("payload_too_large") {
+                match stream.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    Err(err) => panic!("no answer within 5 s (waiting for the body?): {err}"),
+                }
+            }
+            String::from_utf8_lossy(&response).into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(response.starts_with("HTTP/1.1 413"), "{uri}: {response}");
+        assert!(response.contains("payload_too_large"), "{uri}: {response}");
+    }
+    server.abort();
+}
