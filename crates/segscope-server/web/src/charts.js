@@ -137,8 +137,16 @@ export function groupedShares(el, categories, series) {
   });
 }
 
+/// A step for a duration axis that lands on round values (30s, 1m, 5m…).
+function durationStep(max) {
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  return steps.find((s) => max / s <= 5) || 86400;
+}
+
 export function websiteChart(el, website) {
   el.style.height = "220px";
+  const longest = Math.max(1, website.known.avg_session_secs ?? 0, website.anonymous.avg_session_secs ?? 0);
+  const step = durationStep(longest);
   const groups = [["Known", website.known, COLORS.known], ["Anonymous", website.anonymous, COLORS.anonymous]];
   return mount(el, {
     grid: [
@@ -153,7 +161,7 @@ export function websiteChart(el, website) {
     ],
     yAxis: [
       { gridIndex: 0, type: "value", axisLabel: { formatter: (v) => fmtDec(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
-      { gridIndex: 1, type: "value", minInterval: 1, axisLabel: { formatter: (v) => fmtDuration(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
+      { gridIndex: 1, type: "value", interval: step, max: Math.ceil(longest / step) * step, axisLabel: { formatter: (v) => fmtDuration(v) }, splitLine: { lineStyle: { color: "#e2e8f0" } } },
     ],
     series: [
       { name: "Sessions per member", type: "bar", xAxisIndex: 0, yAxisIndex: 0, barMaxWidth: 36, data: groups.map((g) => ({ value: g[1].sessions_per_member ?? 0, itemStyle: { color: g[2] } })), label: { show: true, position: "top", formatter: (p) => (groups[p.dataIndex][1].sessions_per_member == null ? "—" : fmtDec(p.value)) } },

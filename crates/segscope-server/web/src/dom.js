@@ -22,6 +22,12 @@ export function append(el, children) {
   return el;
 }
 
+/// Empties `el` and appends `children` as `h` does (arrays flattened,
+/// null and false skipped: the DOM's own `append` would print them).
+export function replace(el, ...children) {
+  return append(clear(el), children);
+}
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;

@@ -28,7 +28,8 @@ export function fmtDuration(secs) {
   const hours = Math.floor(s / 3600);
   const minutes = Math.floor((s % 3600) / 60);
   const rest = s % 60;
-  return hours ? `${hours}h ${minutes}m` : `${minutes}m ${rest}s`;
+  if (hours) return minutes ? `${hours}h ${minutes}m` : `${hours}h`;
+  return rest ? `${minutes}m ${rest}s` : `${minutes}m`;
 }
 export function fmtDateTime(iso, tz) {
   if (!iso) return DASH;

@@ -3,7 +3,7 @@
 // lists behind every count, segment editor, compare. Routing is by the URL
 // hash, and every page reads its state from the URL.
 import { api, get, wsPath, query, setCsrf, ApiError } from "./api.js";
-import { h, clear, append, download, toCsv } from "./dom.js";
+import { h, clear, append, replace, download, toCsv } from "./dom.js";
 import { fmtInt, fmtPct, fmtDuration, fmtDateTime, fmtSigned, fmtDec, DASH } from "./format.js";
 import { currentRoute, href, summaryState, summaryQuery, stateParams, RANGES, VIEWS } from "./state.js";
 import { disposeAll, barChart, donutChart, growthChart, websiteChart, worldMap, groupedShares, COLORS } from "./charts.js";
@@ -35,7 +35,7 @@ async function start() {
 function signedIn(s) {
   session = s;
   setCsrf(s.csrf_token);
-  clear(account).append(
+  replace(account, 
     h("button", { class: "link", type: "button", onclick: signOut }, "Sign out"),
   );
 }
@@ -73,12 +73,12 @@ function showSignIn(message) {
   h("p", { class: "muted" }, "Use the admin token printed when the server first started (", h("code", null, "segscope demo"), " prints a new one each run)."),
   h("label", { for: "token" }, "Admin token"), input,
   h("button", { class: "primary", type: "submit" }, "Sign in"), error);
-  clear(app).append(form);
+  replace(app, form);
   input.focus();
 }
 
 function showFatal(err) {
-  clear(app).append(errorBox(err));
+  replace(app, errorBox(err));
 }
 
 function errorBox(err, retry) {
@@ -97,6 +97,7 @@ function emptyState(title, text) {
 async function route() {
   if (!session) return;
   const token = ++renderToken;
+  delete document.body.dataset.ready;
   disposeAll();
   const { parts, params } = currentRoute();
   const stale = () => token !== renderToken;
@@ -112,16 +113,16 @@ async function route() {
       if (parts[4] === "contacts") return await contacts(ws, parts[3], params, stale);
       return await summaryPage(ws, parts[3], params, stale);
     }
-    clear(app).append(emptyState("Page not found", "This address is not a dashboard page."), h("a", { href: "#/" }, "Back to the start"));
+    replace(app, emptyState("Page not found", "This address is not a dashboard page."), h("a", { href: "#/" }, "Back to the start"));
   } catch (err) {
     if (stale()) return;
     if (err.status === 401) return showSignIn("Your session has ended: sign in again.");
-    clear(app).append(errorBox(err, route));
+    replace(app, errorBox(err, route));
   }
 }
 
 function renderNav(ws, active) {
-  clear(nav).append(
+  replace(nav, 
     session.workspaces.length > 1
       ? h("select", { "aria-label": "Workspace", onchange: (e) => (location.hash = href(["w", e.target.value])) },
         session.workspaces.map((w) => h("option", { value: w.id, selected: w.id === ws }, w.id)))
@@ -142,7 +143,7 @@ async function pickWorkspace(stale) {
     return;
   }
   if (stale()) return;
-  clear(app).append(
+  replace(app, 
     h("h1", null, "Workspaces"),
     list.length === 0
       ? emptyState("No workspace yet", "Create one with `segscope workspace create <id>`, then import contacts or add the tracking snippet.")
@@ -221,7 +222,7 @@ async function segmentList(ws, params, stale) {
   const noMatch = h("p", { class: "muted pad", hidden: true }, "No segment matches this search.");
   append(tbody, rows.map((r) => r.tr));
   const rangeLabel = (RANGES.find((r) => r[0] === state.range) || ["", "range"])[1];
-  clear(app).append(
+  replace(app, 
     h("div", { class: "page-head" }, h("h1", null, "Segments"), h("div", { class: "actions" }, h("a", { class: "button primary", href: href(["w", ws, "new"]) }, "New segment"))),
     controls(ws, ["w", ws], state, settings, { noView: true }),
     h("div", { class: "card" }, search,
@@ -291,9 +292,22 @@ async function summaryPage(ws, id, params, stale) {
       h("a", { class: "button", href: href(["w", ws, "compare"], { ...stateParams(state), ids: String(segment.id === 0 ? 0 : `${segment.id},0`) }) }, "Compare"),
       h("button", { type: "button", id: "download-json", disabled: true }, "Summary JSON")));
   const body = h("div", { class: "grid" }, h("p", { class: "muted pad" }, "Computing the summary…"));
-  clear(app).append(head, controls(ws, parts, state, settings, { extra: () => ({ country: state.country || undefined, region: state.region || undefined }) }), body);
+  replace(app, head, controls(ws, parts, state, settings, { extra: () => ({ country: state.country || undefined, region: state.region || undefined }) }), body);
   const started = performance.now();
-  const summary = await get(wsPath(ws, `/segments/${encodeURIComponent(id)}/summary${query(summaryQuery(state))}`));
+  let summary;
+  try {
+    summary = await get(wsPath(ws, `/segments/${encodeURIComponent(id)}/summary${query(summaryQuery(state))}`));
+  } catch (err) {
+    // A bad range or zone is the controls' business: say so under them and
+    // keep them, so the next pick fixes it.
+    if (stale() || err.status === 401) throw err;
+    const parameter = err.details && err.details.parameter;
+    const message = (parameter === "from" || parameter === "to") && /before/.test(err.message)
+      ? new ApiError(422, { error: { code: "invalid", message: "The range starts after it ends: pick a “from” date on or before the “to” date." } })
+      : err;
+    replace(body, h("div", { class: "wide", id: "summary-error" }, errorBox(message)));
+    return;
+  }
   if (stale()) return;
   const jsonButton = document.getElementById("download-json");
   jsonButton.disabled = false;
@@ -441,8 +455,9 @@ async function contacts(ws, id, params, stale) {
   const filters = {};
   for (const f of FILTERS) if (params.get(f)) filters[f] = params.get(f);
   const cursor = params.get("cursor") || "";
-  const segment = await get(wsPath(ws, `/segments/${encodeURIComponent(id)}`));
+  const [segment, settings] = await Promise.all([get(wsPath(ws, `/segments/${encodeURIComponent(id)}`)), get(wsPath(ws, "/settings"))]);
   const page = await get(wsPath(ws, `/segments/${encodeURIComponent(id)}/contacts${query({ view: state.view, ...filters, cursor, limit: 50 })}`));
+  const tz = state.tz || settings.time_zone;
   if (stale()) return;
   const parts = ["w", ws, "s", id, "contacts"];
   const base = { ...stateParams(state), ...filters };
@@ -458,9 +473,9 @@ async function contacts(ws, id, params, stale) {
     h("td", { "data-status": c.subscription_status }, keyLabel(c.subscription_status)),
     h("td", { "data-reachability": c.reachability }, keyLabel(c.reachability)),
     h("td", { class: "num" }, fmtInt(c.sessions)),
-    h("td", { class: "nowrap" }, fmtDateTime(c.created_at))));
+    h("td", { class: "nowrap" }, fmtDateTime(c.created_at, tz))));
   const history = (params.get("prev") || "").split(",").filter((x) => x !== "");
-  clear(app).append(
+  replace(app, 
     h("div", { class: "page-head" },
       h("div", null, h("p", { class: "crumbs" }, h("a", { href: href(["w", ws, "s", id], stateParams(state)) }, segment.name), " › contacts"),
         h("h1", null, `${VIEWS.find((v) => v[0] === state.view)?.[1] || "All"} contacts`), h("p", null, chips.length ? chips : h("span", { class: "muted" }, "every member"))),
@@ -470,7 +485,7 @@ async function contacts(ws, id, params, stale) {
     h("div", { class: "card" },
       page.items.length === 0 ? emptyState("No contact matches", "Nobody in this segment and view has this value right now.") :
         h("div", { class: "table-wrap" }, h("table", { class: "data", id: "contacts" },
-          h("thead", null, h("tr", null, ["#", "Name", "Email / id", "Type", "Stage", "Location", "Subscription", "Reachability", "Sessions", "Created"].map((t, i) => h("th", { class: i === 0 || i === 8 ? "num" : "" }, t)))),
+          h("thead", null, h("tr", null, ["#", "Name", "Email / id", "Type", "Stage", "Location", "Subscription", "Reachability", "Sessions", `Created (${tz})`].map((t, i) => h("th", { class: i === 0 || i === 8 ? "num" : "" }, t)))),
           h("tbody", null, rows))),
       h("div", { class: "pager" },
         cursor ? h("a", { class: "button", href: href(parts, { ...base, cursor: history[history.length - 1] || undefined, prev: history.slice(0, -1).join(",") || undefined }) }, "← Previous") : null,
@@ -514,8 +529,8 @@ async function editor(ws, id, stale) {
       if (mine !== seq) return;
       errorView.hidden = true;
       criteria.classList.remove("invalid");
-      clear(status).append(h("strong", { id: "live-total" }, fmtInt(r.members.total)), ` contacts match now (${fmtInt(r.members.known)} known, ${fmtInt(r.members.anonymous)} anonymous)`);
-      clear(sample).append(r.sample.length ? [h("h3", null, "A few of them"), h("ul", { class: "plain" }, r.sample.slice(0, 8).map((c) => h("li", null, c.email || c.external_id || `anonymous visitor #${c.id}`)))] : []);
+      replace(status, h("strong", { id: "live-total" }, fmtInt(r.members.total)), ` contacts match now (${fmtInt(r.members.known)} known, ${fmtInt(r.members.anonymous)} anonymous)`);
+      replace(sample, r.sample.length ? [h("h3", null, "A few of them"), h("ul", { class: "plain" }, r.sample.slice(0, 8).map((c) => h("li", null, c.email || c.external_id || `anonymous visitor #${c.id}`)))] : []);
     } catch (err) {
       if (mine !== seq) return;
       status.textContent = "";
@@ -579,7 +594,7 @@ async function editor(ws, id, stale) {
         err.status === 409 ? h("p", { class: "muted" }, "Edit or delete those first.") : null));
     }
   };
-  clear(app).append(
+  replace(app, 
     h("p", { class: "crumbs" }, h("a", { href: href(["w", ws]) }, "Segments"), " › ", segment ? h("a", { href: href(["w", ws, "s", segment.id]) }, segment.name) : "new", segment ? " › edit" : null),
     h("h1", null, segment ? (isStatic ? "Rename list" : "Edit segment") : "New segment"),
     h("form", { class: "card editor", onsubmit: save },
@@ -620,7 +635,7 @@ async function compare(ws, params, stale) {
       location.hash = href(parts, stateParams(state, { ids: next.join(",") || undefined }));
     } }), " ", s.name)));
   const body = h("div", { class: "compare-body" });
-  clear(app).append(h("h1", null, "Compare segments"), controls(ws, parts, state, settings, { extra: () => ({ ids: ids.join(",") || undefined }) }), h("div", { class: "card" }, picker), body);
+  replace(app, h("h1", null, "Compare segments"), controls(ws, parts, state, settings, { extra: () => ({ ids: ids.join(",") || undefined }) }), h("div", { class: "card" }, picker), body);
   if (ids.length < 2) {
     body.append(emptyState("Pick two to four segments", "Tick segments above; pick “All contacts” to compare a segment with everyone."));
     return;

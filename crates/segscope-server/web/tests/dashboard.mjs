@@ -56,7 +56,8 @@ function fmtDuration(secs) {
   if (s < 60) return `${s}s`;
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h ${m}m` : `${m}m ${s % 60}s`;
+  if (h) return m ? `${h}h ${m}m` : `${h}h`;
+  return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
 }
 
 const data = mkdtempSync(join(tmpdir(), "segscope-dashboard-"));
@@ -128,23 +129,28 @@ try {
   // View and range switches, through the controls.
   const engaged = segments.find((s) => s.name === "Engaged visitors") || segments[1];
   await openSummary(page, url, engaged.id, "");
+  await unready(page);
   await page.click('[data-view="known"]');
   await page.waitForFunction(() => location.hash.includes("view=known"));
   await waitReady(page);
   await checkShown(page, api, WS, engaged, { view: "known", range: "last_30_days" });
+  await unready(page);
   await page.selectOption('select[name="range"]', "last_90_days");
   await page.waitForFunction(() => location.hash.includes("range=last_90_days"));
   await waitReady(page);
   await checkShown(page, api, WS, engaged, { view: "known", range: "last_90_days" });
+  await unready(page);
   await page.click('[data-view="anonymous"]');
   await page.waitForFunction(() => location.hash.includes("view=anonymous"));
   await waitReady(page);
   await checkShown(page, api, WS, engaged, { view: "anonymous", range: "last_90_days" });
+  await unready(page);
   await page.selectOption('select[name="tz"]', "America/New_York");
   await page.waitForFunction(() => location.hash.includes("tz=America"));
   await waitReady(page);
   await checkShown(page, api, WS, engaged, { view: "anonymous", range: "last_90_days", tz: "America/New_York" });
   // A bookmarked URL restores the state.
+  await unready(page);
   await page.reload();
   await waitReady(page);
   check((await page.getAttribute('[data-view="anonymous"]', "aria-pressed")) === "true", "reloading keeps the view");
@@ -169,6 +175,7 @@ try {
   await openSummary(page, url, biggest.id, "");
   const firstCountry = page.locator('[data-geo="countries"] tbody tr button.link').first();
   if (await firstCountry.count()) {
+    await unready(page);
     await firstCountry.click();
     await page.waitForFunction(() => location.hash.includes("country="));
     await waitReady(page);
@@ -354,15 +361,23 @@ function startServer(dir) {
 }
 
 async function openSummary(page, url, id, search) {
-  await page.goto(`${url}/#/w/demo/s/${id}${search}`);
+  await page.evaluate(() => delete document.body.dataset.ready);
+  const target = `${url}/#/w/demo/s/${id}${search}`;
+  // The same address again changes no hash and renders nothing: reload.
+  if (page.url() === target) await page.reload();
+  else await page.goto(target);
   await waitReady(page);
 }
 
+// The app sets `data-ready` when a summary page has drawn every block; the
+// test removes it before each navigation or control change, so a wait can
+// never be satisfied by the page before.
 async function waitReady(page) {
   await page.waitForFunction(() => document.body.dataset.ready === "summary" && !document.querySelector(".grid > p.muted.pad"));
+}
+
+async function unready(page) {
   await page.evaluate(() => delete document.body.dataset.ready);
-  // The attribute is set again by the next render; keep it for checks now.
-  await page.evaluate(() => (document.body.dataset.ready = "summary"));
 }
 
 async function compareSummary(page, url, api, WS, segment, state) {
