@@ -238,6 +238,8 @@ try {
   await page.waitForSelector("#live-total");
   const tested = await api(`${WS}/segments/test`, { method: "POST", body: JSON.stringify({ criteria_text: 'country = "FR"' }) });
   eq(await page.textContent("#live-total"), fmtInt(tested.members.total), "the live count");
+  await page.waitForSelector(".sample h3");
+  check(!(await page.textContent("main")).includes("[object"), "the editor shows no '[object …]' text");
   await page.screenshot({ path: join(shots, "editor.png"), fullPage: true });
   await page.click("#save");
   await page.waitForFunction(() => /#\/w\/demo\/s\/\d+$/.test(location.hash));
@@ -254,6 +256,14 @@ try {
     const referrers = await page.locator("#delete-refused li").allTextContents();
     check(referrers.length > 0 && referrers.every((r) => /^(segment|journey|campaign) #\d+ "/.test(r)), `deleting "Hot leads" lists its referrers (${referrers.join("; ")})`);
     await page.screenshot({ path: join(shots, "editor-delete-refused.png"), fullPage: true });
+  }
+  // A static list's editor renames it, with no criteria box and no stray text.
+  const list = segments.find((s) => s.type === "static");
+  if (list) {
+    await page.goto(url + `/#/w/demo/s/${list.id}/edit`);
+    await page.waitForSelector("#seg-name");
+    const text = await page.textContent("main");
+    check(!/\bnull\b|\[object/.test(text) && (await page.locator("#criteria").count()) === 0, `the static list editor is clean (${text.slice(-80)})`);
   }
   // Deleting our own segment works.
   await page.goto(url + `/#/w/demo/s/${savedId}/edit`);
