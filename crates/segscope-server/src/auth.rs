@@ -48,9 +48,15 @@ pub fn has_key(headers: &HeaderMap) -> bool {
 
 /// The `{ws}` path parameter of a workspace route.
 async fn path_workspace(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
-    let params = RawPathParams::from_request_parts(parts, state)
-        .await
-        .map_err(|rejection| ApiError::internal(format!("workspace route without path parameters: {rejection}")))?;
+    let params = RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
+        // `%ff` in the path: the client's mistake, not the server's.
+        axum::extract::rejection::RawPathParamsRejection::InvalidUtf8InPathParam(_) => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid",
+            "the path is not valid UTF-8 once percent-decoded: check its `%xx` escapes",
+        ),
+        other => ApiError::internal(format!("workspace route without path parameters: {other}")),
+    })?;
     params
         .iter()
         .find(|(name, _)| *name == "ws")

@@ -754,3 +754,33 @@ async fn every_openapi_route_is_served() {
     let document = segscope_server::openapi::document_json();
     assert!(document["paths"]["/collect/{ws}"]["post"]["responses"]["429"].is_object());
 }
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_is_the_callers_mistake() {
+    let h = harness();
+    for uri in ["/api/v1/workspaces/%ff/segments".to_owned(), format!("{WS}/segments/%ff"), format!("{WS}/contacts/%ff")] {
+        let (status, body) = send(&h.app, get(&uri, &h.secret)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid");
+        assert!(body["error"]["message"].as_str().unwrap().contains("UTF-8"), "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn key_labels_are_bounded() {
+    let h = harness();
+    let before = h.backend.keys(&h.ws).unwrap().len();
+    let (status, body) = send(
+        &h.app,
+        with_json(Method::POST, format!("{WS}/keys"), &h.secret, json!({ "kind": "write", "label": "x".repeat(201) })),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert_eq!(body["error"]["details"]["field"], "label");
+    assert_eq!(h.backend.keys(&h.ws).unwrap().len(), before, "nothing stored");
+    let (status, _) = send(
+        &h.app,
+        with_json(Method::POST, format!("{WS}/keys"), &h.secret, json!({ "kind": "write", "label": "x".repeat(200) })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -137,6 +137,9 @@ pub async fn list_keys(access: Access, params: Params, State(state): State<AppSt
         .await
 }
 
+/// Labels name a key for people ("website", "CI"); as segment names, short.
+const MAX_KEY_LABEL_CHARS: usize = 200;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreate {
@@ -162,6 +165,10 @@ pub async fn create_key(
                 .with_detail("field", json!("kind")));
         }
     };
+    if body.label.chars().count() > MAX_KEY_LABEL_CHARS {
+        return Err(ApiError::invalid(format!("a key label is at most {MAX_KEY_LABEL_CHARS} characters"))
+            .with_detail("field", json!("label")));
+    }
     let ws = access.workspace;
     let now = state.now();
     state
