@@ -234,6 +234,15 @@ pub fn resolve_range(
         }
         return Ok(preset.resolve(now, tz));
     }
+    // Calendar arithmetic near jiff's edges (year 9999) has no answer; no
+    // marketing range needs dates outside these.
+    for (name, bound) in [("from", from), ("to", to)] {
+        if let Some(RangeBound::Date(date)) = bound
+            && !(1900..=9000).contains(&date.year())
+        {
+            return Err(Error::invalid(format!("`{name}` {date} is out of range: dates go from 1900-01-01 to 9000-12-31")));
+        }
+    }
     let to_instant = match to {
         Some(RangeBound::Date(date)) => tz.start_of_day(add_days(date, 1)),
         Some(RangeBound::Instant(at)) => at,
@@ -435,5 +444,22 @@ mod tests {
         assert_eq!(Granularity::default_for(TimeRange::last_days(30, now, &tz), &tz), Granularity::Day);
         assert_eq!(Granularity::default_for(TimeRange::last_days(90, now, &tz), &tz), Granularity::Week);
         assert_eq!(Granularity::default_for(TimeRange::last_days(400, now, &tz), &tz), Granularity::Month);
+    }
+
+    #[test]
+    fn range_dates_near_the_calendar_edges_are_refused() {
+        // `to=9999-12-31` once resolved to 1970 without a word.
+        let tz = Tz::parse("Europe/Paris").unwrap();
+        let now = at("2026-12-04T10:00:00Z");
+        for (from, to) in
+            [(None, Some("9999-12-31")), (None, Some("9999-12-30")), (Some("0001-01-01"), None), (Some("1899-12-31"), None)]
+        {
+            let bound = |raw: Option<&str>| raw.map(|r| RangeBound::Date(parse_date(r).unwrap()));
+            let err = resolve_range(bound(from), bound(to), None, now, &tz).expect_err("out of range");
+            assert!(err.to_string().contains("dates go from 1900-01-01 to 9000-12-31"), "{err}");
+        }
+        let edge = |raw: &str| Some(RangeBound::Date(parse_date(raw).unwrap()));
+        let range = resolve_range(edge("1900-01-01"), edge("9000-12-31"), None, now, &tz).expect("the edges themselves");
+        assert!(range.from < range.to);
     }
 }
