@@ -366,13 +366,20 @@ fn import_webhooks(cli: &Cli, args: &WebhookArgs) -> Result<()> {
     let dump = segscope_ingest::esp_webhook::parse_webhook_dump(provider, &bytes, &options);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     for (_, event) in &dump.events {
-        *kinds.entry(format!("{:?}", event.action).to_lowercase()).or_default() += 1;
+        use segscope_ingest::esp_webhook::WebhookAction;
+        let kind = match event.action {
+            WebhookAction::Record(kind) => kind.key(),
+            WebhookAction::Deferred => "deferred (not recorded)",
+            WebhookAction::NotSent => "not sent (not recorded)",
+            WebhookAction::Ignored => "ignored",
+        };
+        *kinds.entry(kind.to_owned()).or_default() += 1;
     }
     println!(
-        "read {} bodies: {} events ({})",
+        "read {} bodies: {} events{}",
         output::count(dump.n_lines as u64),
         output::count(dump.events.len() as u64),
-        kinds.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+        breakdown(&kinds)
     );
     apply_event_import(cli, &args.file, dump.into_event_import(), args.dry_run)
 }
@@ -384,16 +391,34 @@ fn import_bounces(cli: &Cli, args: &BounceArgs) -> Result<()> {
     let mut classes = std::collections::BTreeMap::<String, usize>::new();
     for (_, _, message) in &mailbox.messages {
         for recipient in &message.recipients {
-            *classes.entry(format!("{:?}", recipient.class).to_lowercase()).or_default() += 1;
+            use segscope_core::event::BounceClass;
+            use segscope_ingest::bounce_mail::MailClass;
+            let class = match recipient.class {
+                MailClass::Bounce(BounceClass::Hard) => "hard bounce",
+                MailClass::Bounce(BounceClass::Soft) => "soft bounce",
+                MailClass::Bounce(BounceClass::Block) => "sender block",
+                MailClass::Delayed => "delayed (not recorded)",
+                MailClass::Complaint => "complaint",
+                MailClass::AutoReply => "auto-reply (not recorded)",
+            };
+            *classes.entry(class.to_owned()).or_default() += 1;
         }
     }
     println!(
-        "read {} messages: {} recipients ({})",
+        "read {} messages: {} recipients{}",
         output::count(mailbox.n_messages as u64),
         output::count(classes.values().sum::<usize>() as u64),
-        classes.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+        breakdown(&classes)
     );
     apply_event_import(cli, &args.file, mailbox.into_event_import(Some(now())), args.dry_run)
+}
+
+/// ` (3 hard bounce, 1 complaint)`, or nothing for an empty count.
+fn breakdown(counts: &std::collections::BTreeMap<String, usize>) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    format!(" ({})", counts.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", "))
 }
 
 /// Applies parsed email events (webhooks, bounces): a file that yields no
