@@ -680,7 +680,16 @@ fn contact(cli: &Cli, raw: &str) -> Result<()> {
         println!("  {:<16} {}", "tags", detail.tags.join(", "));
     }
     for (name, value) in &detail.attributes {
-        println!("  {name:<16} {value:?}");
+        use segscope_core::model::Value;
+        let shown = match value {
+            Value::Text(text) => text.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Date(date) => date.to_string(),
+            Value::DateTime(at) => format_instant(*at),
+            Value::List(items) => items.join(", "),
+        };
+        println!("  {name:<16} {shown}");
     }
     let names = store.schema(&workspace).map_err(core)?;
     let segments: Vec<String> =
