@@ -225,6 +225,10 @@ pub struct ContactRowOut {
     pub subscription_status: &'static str,
     pub reachability: &'static str,
     pub email_provider: &'static str,
+    /// Creation channel key.
+    pub channel: &'static str,
+    /// First-touch source key (`null`: none known).
+    pub source: Option<&'static str>,
     pub sessions: usize,
 }
 
@@ -245,6 +249,8 @@ pub fn contact_row_out(row: ContactRow) -> ContactRowOut {
         subscription_status: row.status,
         reachability: row.reachability.key(),
         email_provider: row.provider,
+        channel: row.channel,
+        source: row.source,
         sessions: row.sessions,
     }
 }

@@ -830,6 +830,16 @@ fn buckets(summary: &Value) -> Vec<(String, u64)> {
     for bucket in summary["email_providers"].as_array().unwrap() {
         out.push((format!("provider={}", bucket["provider"].as_str().unwrap()), count(bucket)));
     }
+    for bucket in summary["sources"]["creation_channels"].as_array().unwrap() {
+        out.push((format!("channel={}", bucket["channel"].as_str().unwrap()), count(bucket)));
+    }
+    for bucket in summary["sources"]["first_touch"].as_array().unwrap() {
+        let filter = match bucket["source"].as_str() {
+            Some(source) => format!("source={source}"),
+            None => "missing=source".to_owned(),
+        };
+        out.push((filter, count(bucket)));
+    }
     out
 }
 
@@ -869,6 +879,8 @@ async fn drill_down_lists_hold_exactly_the_members_the_summary_counts() {
                         "status" => row["subscription_status"].clone(),
                         "reachability" => row["reachability"].clone(),
                         "provider" => row["email_provider"].clone(),
+                        "channel" => row["channel"].clone(),
+                        "source" => row["source"].clone(),
                         _ => row[value].clone(),
                     };
                     if field == "missing" {

@@ -64,6 +64,10 @@ pub struct ContactRow {
     pub status: &'static str,
     pub reachability: Reachability,
     pub provider: &'static str,
+    /// Creation channel key (`form`, `tracking`…).
+    pub channel: &'static str,
+    /// First-touch source key, when known.
+    pub source: Option<&'static str>,
     pub sessions: usize,
 }
 
@@ -185,6 +189,8 @@ impl Workspace {
             status: contact.status().key(),
             reachability: contact.reachability(engaged_since),
             provider: contact.provider.key(),
+            channel: contact.channel.key(),
+            source: contact.source().map(|s| s.key()),
             sessions: contact.sessions.len(),
         }
     }

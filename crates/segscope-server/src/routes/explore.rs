@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use segscope_core::backend::{Backend, KeyKind};
 use segscope_core::esp::Provider;
 use segscope_core::ids::{SegmentId, WorkspaceId};
-use segscope_core::model::{Country, Settings};
+use segscope_core::model::{Channel, Country, Settings, Source};
 use segscope_core::subscription::{Reachability, SubscriptionStatus};
 use segscope_core::summary::View;
 use segscope_core::time::Secs;
@@ -273,10 +273,12 @@ struct RowFilter {
     status: Option<String>,
     reachability: Option<String>,
     provider: Option<String>,
+    channel: Option<String>,
+    source: Option<String>,
     missing: Vec<String>,
 }
 
-const MISSING_FIELDS: [&str; 5] = ["stage", "country", "region", "city", "email"];
+const MISSING_FIELDS: [&str; 6] = ["stage", "country", "region", "city", "email", "source"];
 
 impl RowFilter {
     fn read(params: &mut Params) -> Result<RowFilter, ApiError> {
@@ -304,6 +306,18 @@ impl RowFilter {
                 |raw| Provider::ALL.iter().map(|p| p.key()).find(|key| key.eq_ignore_ascii_case(raw.trim())),
                 || Provider::ALL.iter().map(|p| p.key()).collect(),
             )?,
+            channel: keyed(
+                params,
+                "channel",
+                |raw| Channel::parse(raw).map(Channel::key),
+                || Channel::ALL.iter().map(|c| c.key()).collect(),
+            )?,
+            source: keyed(
+                params,
+                "source",
+                |raw| Source::parse(raw).map(Source::key),
+                || Source::ALL.iter().map(|s| s.key()).collect(),
+            )?,
             missing: params.all("missing"),
         };
         for field in &filter.missing {
@@ -330,6 +344,7 @@ impl RowFilter {
                 "country" => row.country.as_deref(),
                 "region" => row.region.as_deref(),
                 "city" => row.city.as_deref(),
+                "source" => row.source,
                 _ => row.email.as_deref(),
             };
             value.is_none_or(|v| v.trim().is_empty())
@@ -342,6 +357,8 @@ impl RowFilter {
             && same(&self.status, Some(row.subscription_status))
             && same(&self.reachability, Some(row.reachability))
             && same(&self.provider, Some(row.email_provider))
+            && same(&self.channel, Some(row.channel))
+            && same(&self.source, row.source)
     }
 }
 
@@ -432,7 +449,7 @@ pub async fn contacts(
         .await
 }
 
-const CSV_COLUMNS: [&str; 16] = [
+const CSV_COLUMNS: [&str; 18] = [
     "id",
     "kind",
     "email",
@@ -448,6 +465,8 @@ const CSV_COLUMNS: [&str; 16] = [
     "subscription_status",
     "reachability",
     "email_provider",
+    "channel",
+    "source",
     "sessions",
 ];
 
@@ -473,7 +492,7 @@ fn csv_field(out: &mut String, value: &str) {
 fn csv_row(out: &mut String, row: &ContactRowOut) {
     let id = row.id.to_string();
     let sessions = row.sessions.to_string();
-    let cells: [&str; 16] = [
+    let cells: [&str; 18] = [
         &id,
         row.kind,
         row.email.as_deref().unwrap_or(""),
@@ -489,6 +508,8 @@ fn csv_row(out: &mut String, row: &ContactRowOut) {
         row.subscription_status,
         row.reachability,
         row.email_provider,
+        row.channel,
+        row.source.unwrap_or(""),
         &sessions,
     ];
     for (i, cell) in cells.iter().enumerate() {

@@ -393,8 +393,8 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
   };
   distribution("Lifecycle stages", "stages", s.stages.map((r) => ({ key: r.stage, label: r.stage ?? "No stage", count: r.count, share: r.share, filter: r.stage == null ? { missing: "stage" } : { stage: r.stage } })), "#6366f1");
   distribution("Subscription status", "subscription", s.subscription.map((r) => ({ key: r.status, label: r.label, count: r.count, share: r.share, filter: { status: r.status } })), "#0ea5e9");
-  distribution("Creation channel", "channels", s.sources.creation_channels.map((r) => ({ key: r.channel, label: r.label, count: r.count, share: r.share })), "#14b8a6");
-  distribution("First-touch source", "first_touch", s.sources.first_touch.map((r) => ({ key: r.source, label: r.label, count: r.count, share: r.share })), "#f97316");
+  distribution("Creation channel", "channels", s.sources.creation_channels.map((r) => ({ key: r.channel, label: r.label, count: r.count, share: r.share, filter: { channel: r.channel } })), "#14b8a6");
+  distribution("First-touch source", "first_touch", s.sources.first_touch.map((r) => ({ key: r.source, label: r.label, count: r.count, share: r.share, filter: r.source == null ? { missing: "source" } : { source: r.source } })), "#f97316");
   distribution("Email service providers", "providers", s.email_providers.map((r) => ({ key: r.provider, label: r.label, count: r.count, share: r.share, filter: { provider: r.provider } })), "#8b5cf6");
 
   // Geography
@@ -448,7 +448,7 @@ function keyLabel(key) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-const FILTERS = ["stage", "country", "region", "city", "status", "reachability", "provider", "missing"];
+const FILTERS = ["stage", "country", "region", "city", "status", "reachability", "provider", "channel", "source", "missing"];
 
 async function contacts(ws, id, params, stale) {
   const state = summaryState(params);
