@@ -4,7 +4,7 @@
 // hash, and every page reads its state from the URL.
 import { api, get, wsPath, query, setCsrf, ApiError } from "./api.js";
 import { h, clear, append, replace, download, toCsv } from "./dom.js";
-import { fmtInt, fmtPct, fmtDuration, fmtDateTime, fmtSigned, fmtDec, DASH } from "./format.js";
+import { fmtInt, fmtPct, fmtDuration, fmtDateTime, fmtDate, fmtSigned, fmtDec, DASH } from "./format.js";
 import { currentRoute, href, summaryState, summaryQuery, stateParams, RANGES, VIEWS } from "./state.js";
 import { disposeAll, barChart, donutChart, growthChart, websiteChart, worldMap, groupedShares, COLORS } from "./charts.js";
 
@@ -317,6 +317,22 @@ async function summaryPage(ws, id, params, stale) {
   document.body.dataset.ready = "summary";
 }
 
+/// A range as people say it: its end is exclusive, so a range to midnight
+/// ends on the day before ("5 Nov 2026 – 4 Dec 2026"); other ends show the time.
+function rangeText(range, tz) {
+  const endsAtMidnight = (iso) => {
+    try {
+      return new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso)) === "00:00:00";
+    } catch {
+      return false;
+    }
+  };
+  if (endsAtMidnight(range.from) && endsAtMidnight(range.to)) {
+    return `${fmtDate(range.from, tz)} – ${fmtDate(new Date(new Date(range.to).getTime() - 1000).toISOString(), tz)}`;
+  }
+  return `${fmtDateTime(range.from, tz)} – ${fmtDateTime(range.to, tz)}`;
+}
+
 function fileBase(segment) {
   return (segment.name || "segment").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || `segment-${segment.id}`;
 }
@@ -351,7 +367,7 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
       h("span", { class: g.added ? "up" : "muted" }, `${g.added ? "+" : ""}${fmtInt(g.added)} added`), " · ",
       h("span", { class: g.removed ? "down" : "muted" }, `${g.removed ? "−" : ""}${fmtInt(g.removed)} removed`), " · ",
       `net ${fmtSigned(g.net)} · ${fmtInt(g.total_at_start)} → ${fmtInt(g.total_at_end)} members`,
-      h("span", { class: "muted" }, ` · by ${g.granularity}, ${fmtDateTime(s.range.from, tz)} – ${fmtDateTime(s.range.to, tz)} (${tz})`)),
+      h("span", { class: "muted" }, ` · by ${g.granularity}, ${rangeText(s.range, tz)} (${tz})`)),
     growthEl));
   growthChart(growthEl, g.points);
 
