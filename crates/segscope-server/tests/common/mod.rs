@@ -202,16 +202,16 @@ pub async fn send_raw(app: &Router, call: Call<'_>) -> (StatusCode, axum::http::
         Some((bytes, content_type)) => request.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes)).unwrap(),
         None => request.body(Body::empty()).unwrap(),
     };
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    (status, headers, body)
+    let (status, headers, bytes) = send_request(app, request).await;
+    (status, headers, lenient_json(&bytes))
+}
+
+/// The body as JSON: `Value::Null` when empty, a string when not JSON.
+fn lenient_json(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// Asserts an error response: status, code, and that the body has the
@@ -275,14 +275,6 @@ pub async fn send_with(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    (status, headers, body)
+    let (status, headers, bytes) = send_request(app, request.body(Body::from(body)).unwrap()).await;
+    (status, headers, lenient_json(&bytes))
 }
