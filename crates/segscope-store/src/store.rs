@@ -50,10 +50,13 @@ use crate::wal::{self, CheckpointError, Wal, WalRecordRef};
 /// of commands replays in seconds.
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 << 20;
 
-/// How many times a read-only open retries a workspace whose files a live
+/// How long a read-only open keeps retrying a workspace whose files a live
 /// writer changed while it was reading them (a checkpoint), waiting 2, 4,
-/// 8, 16 then 32 ms before each new attempt.
-const READ_ONLY_RETRIES: u32 = 5;
+/// 8, … up to 64 ms between attempts. A bound in time, not in attempts: on
+/// a loaded machine a writer that checkpoints often can collide with several
+/// reads in a row, and each collision costs only a retry. Real damage still
+/// fails, after this long.
+const READ_ONLY_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Tuning of a writable store.
 #[derive(Debug, Clone)]
@@ -469,11 +472,12 @@ fn recover_one(root: &Path, id: &WorkspaceId, writable: bool) -> StoreResult<wal
     // files while they are listed and read: a file vanishes, or a listing
     // shows a new segment without the snapshot before it. Reading again
     // from a fresh listing, once the checkpoint is done, succeeds.
-    let mut attempt = 0;
+    let started = std::time::Instant::now();
+    let mut attempt: u32 = 0;
     loop {
         match wal::recover(&dir, id, writable) {
-            Err(err) if !writable && err.may_be_a_concurrent_checkpoint() && attempt < READ_ONLY_RETRIES => {
-                attempt += 1;
+            Err(err) if !writable && err.may_be_a_concurrent_checkpoint() && started.elapsed() < READ_ONLY_RETRY_FOR => {
+                attempt = (attempt + 1).min(6);
                 std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
             }
             other => return other,
