@@ -366,14 +366,9 @@ fn import_webhooks(cli: &Cli, args: &WebhookArgs) -> Result<()> {
     let dump = segscope_ingest::esp_webhook::parse_webhook_dump(provider, &bytes, &options);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     for (_, event) in &dump.events {
-        use segscope_ingest::esp_webhook::WebhookAction;
-        let kind = match event.action {
-            WebhookAction::Record(kind) => kind.key(),
-            WebhookAction::Deferred => "deferred (not recorded)",
-            WebhookAction::NotSent => "not sent (not recorded)",
-            WebhookAction::Ignored => "ignored",
-        };
-        *kinds.entry(kind.to_owned()).or_default() += 1;
+        let key = event.action.key();
+        let kind = if event.action.email_kind().is_some() { key.to_owned() } else { format!("{key} (not recorded)") };
+        *kinds.entry(kind).or_default() += 1;
     }
     println!(
         "read {} bodies: {} events{}",

@@ -106,6 +106,17 @@ pub enum WebhookAction {
 }
 
 impl WebhookAction {
+    /// The stable key of the action: the email event's key when recorded,
+    /// else `deferred`, `not_sent` or `ignored`.
+    pub fn key(self) -> &'static str {
+        match self {
+            WebhookAction::Record(kind) => kind.key(),
+            WebhookAction::Deferred => "deferred",
+            WebhookAction::NotSent => "not_sent",
+            WebhookAction::Ignored => "ignored",
+        }
+    }
+
     pub fn email_kind(self) -> Option<EmailKind> {
         match self {
             WebhookAction::Record(kind) => Some(kind),

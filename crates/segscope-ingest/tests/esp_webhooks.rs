@@ -28,21 +28,12 @@ fn read(relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
 
-fn action_key(action: WebhookAction) -> &'static str {
-    match action {
-        WebhookAction::Record(kind) => kind.key(),
-        WebhookAction::Deferred => "deferred",
-        WebhookAction::NotSent => "not_sent",
-        WebhookAction::Ignored => "ignored",
-    }
-}
-
 /// What one body gives: the action keys of its events, then `!` per
 /// rejected item, or `error` when the body is refused as a whole.
 fn outcome(provider: Provider, body: &[u8], options: &WebhookOptions) -> String {
     match parse_webhook(provider, body, options) {
         Ok(batch) => {
-            let mut parts: Vec<&str> = batch.events.iter().map(|e| action_key(e.action)).collect();
+            let mut parts: Vec<&str> = batch.events.iter().map(|e| e.action.key()).collect();
             parts.extend(batch.problems.iter().filter(|p| p.severity == segscope_ingest::ProblemSeverity::Rejected).map(|_| "!"));
             if parts.is_empty() { "none".to_owned() } else { parts.join(",") }
         }
@@ -446,5 +437,5 @@ fn self_signed_certificate_pem(private: &rsa::PrivateKey) -> String {
 
 #[test]
 fn email_kinds_of_bounce_classes() {
-    assert_eq!(action_key(WebhookAction::Record(EmailKind::Bounced(BounceClass::Block))), "blocked");
+    assert_eq!(WebhookAction::Record(EmailKind::Bounced(BounceClass::Block)).key(), "blocked");
 }

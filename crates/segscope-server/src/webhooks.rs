@@ -41,7 +41,7 @@ use base64::Engine;
 use parking_lot::Mutex;
 use segscope_core::engine::{Command, Outcome};
 use segscope_core::time::Secs;
-use segscope_ingest::esp_webhook::{Provider, SignatureError, WebhookAction, WebhookError, WebhookOptions};
+use segscope_ingest::esp_webhook::{Provider, SignatureError, WebhookError, WebhookOptions};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -314,15 +314,6 @@ fn bad_json(message: &str) -> ApiError {
     ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid", format!("the body is not JSON: {message}"))
 }
 
-fn action_key(action: WebhookAction) -> &'static str {
-    match action {
-        WebhookAction::Record(kind) => kind.key(),
-        WebhookAction::Deferred => "deferred",
-        WebhookAction::NotSent => "not_sent",
-        WebhookAction::Ignored => "ignored",
-    }
-}
-
 /// `POST /webhooks/{provider}/{ws}`.
 pub async fn receive(
     State(state): State<AppState>,
@@ -390,7 +381,7 @@ async fn record(state: &AppState, provider: Provider, ws: &str, body: &[u8], now
         "provider": provider.key(),
         "items": batch.n_items,
         "events": batch.events.iter().map(|e| json!({
-            "item": e.item, "recipient": e.recipient, "provider_event": e.provider_event, "action": action_key(e.action),
+            "item": e.item, "recipient": e.recipient, "provider_event": e.provider_event, "action": e.action.key(),
         })).collect::<Vec<_>>(),
         "problems": batch.problems.iter().map(|p| json!({ "item": p.item, "message": p.message })).collect::<Vec<_>>(),
         "recorded": 0,
