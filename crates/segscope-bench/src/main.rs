@@ -302,6 +302,21 @@ fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
     time_summaries(&ws, &[("half", half), ("small", small)], runs, &mut summaries)?;
     results.insert("summary_engine".into(), Json::Object(summaries));
 
+    // After the summaries, so that the summary rows are counted.
+    let report = ws.memory_report();
+    let mut parts = serde_json::Map::new();
+    for (part, bytes) in &report.parts {
+        println!("memory: {part}: {:.0} MiB = {:.0} B/contact", *bytes as f64 / 1048576.0, *bytes as f64 / contacts as f64);
+        parts.insert((*part).to_owned(), json!(bytes));
+    }
+    println!(
+        "memory: estimated heap {:.0} MiB = {:.0} B/contact (resident above: {:.0} B/contact)",
+        report.total() as f64 / 1048576.0,
+        report.total() as f64 / contacts as f64,
+        resident as f64 / contacts as f64
+    );
+    results.insert("memory_parts".into(), Json::Object(parts));
+
     // A change to one contact: re-evaluates the 50 segments, logs changes.
     let emails: Vec<String> = ws
         .contacts()

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use segscope_core::backend::{Backend, KeyKind};
 use segscope_core::ids::WorkspaceId;
 use segscope_core::summary::Summary;
-use segscope_store::Store;
+use segscope_store::{Store, StoreError, StoreOptions};
 
 use crate::commands::{UsageError, now, open_write};
 use crate::demo;
@@ -133,7 +133,15 @@ pub fn demo_command(cli: &Cli, args: &DemoArgs) -> Result<()> {
     if args.reset && cli.data.join("FORMAT").exists() {
         reset_demo_directory(cli)?;
     }
-    let store = Arc::new(open_write(&cli.data)?);
+    let store = match Store::open(&cli.data, StoreOptions::default()) {
+        Ok(store) => Arc::new(store),
+        Err(err @ StoreError::FormatMismatch { .. }) => {
+            return Err(anyhow!(UsageError(format!(
+                "{err}. If it holds only the demo, rebuild it with `segscope demo --reset` (or use another --data directory)"
+            ))));
+        }
+        Err(err) => return Err(err.into()),
+    };
     let workspace = WorkspaceId::parse(demo::DEMO_WORKSPACE).map_err(|e| anyhow!(e))?;
     if store.workspaces().map_err(|e| anyhow!(e))?.contains(&workspace) {
         eprintln!("The demo workspace already exists in {} (use --reset to rebuild it).", cli.data.display());
@@ -198,8 +206,12 @@ fn build_demo(store: &Store, seed: u64) -> Result<()> {
 /// the demo workspace — never a user's data.
 fn reset_demo_directory(cli: &Cli) -> Result<()> {
     {
-        let store = open_write(&cli.data)?;
-        let workspaces = store.workspaces().map_err(|e| anyhow!(e))?;
+        let workspaces = match Store::open(&cli.data, StoreOptions::default()) {
+            Ok(store) => store.workspaces().map_err(|e| anyhow!(e))?,
+            // Another segscope's format: its workspaces are the directory names.
+            Err(StoreError::FormatMismatch { .. }) => workspace_directories(&cli.data)?,
+            Err(err) => return Err(err.into()),
+        };
         if workspaces.iter().any(|w| w.to_string() != demo::DEMO_WORKSPACE) {
             return Err(anyhow!(UsageError(format!(
                 "{} holds other workspaces than `demo` ({}); refusing to reset it — use another --data directory",
@@ -210,4 +222,19 @@ fn reset_demo_directory(cli: &Cli) -> Result<()> {
     }
     std::fs::remove_dir_all(&cli.data).with_context(|| format!("removing {}", cli.data.display()))?;
     Ok(())
+}
+
+/// The workspace ids of a data directory, from its `workspaces/` folder.
+fn workspace_directories(data: &std::path::Path) -> Result<Vec<WorkspaceId>> {
+    let folder = data.join("workspaces");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        ids.push(
+            WorkspaceId::parse(&name)
+                .map_err(|_| anyhow!(UsageError(format!("{} holds `{name}`, not a workspace", folder.display()))))?,
+        );
+    }
+    Ok(ids)
 }

@@ -200,6 +200,14 @@ fn the_demo_builds_and_is_consistent() {
     let again = segscope(&data, &["demo", "--no-serve"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+    // A demo directory from a segscope with another storage format: the
+    // demo says how to rebuild it, and `--reset` does.
+    std::fs::write(data.join("FORMAT"), "1\n").unwrap();
+    fails(&data, &["demo", "--no-serve"], 65, "segscope demo --reset");
+    let rebuilt = segscope(&data, &["demo", "--no-serve", "--reset"]);
+    assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
+    ok(&data, &["check"]);
 }
 
 fn shared_data(relative: &str) -> PathBuf {

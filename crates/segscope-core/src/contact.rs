@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
 use crate::esp::Provider;
-use crate::event::{EmailKind, MailFact, MailRecord, TrackRecord, WebHit, WebKind};
+use crate::event::{EmailKind, MailFact, MailRecord, TrackRecord, WebKind};
 use crate::ids::ContactId;
 use crate::model::{Channel, ContactKind, Geo, SessionConfig, Source, Value};
 use crate::session::{Session, sessionize};
 use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus, fold_flags, reachability, subscription_status};
 use crate::time::{Secs, Tz};
+use crate::web_history::WebHistory;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
@@ -42,10 +43,10 @@ pub struct Contact {
     /// Geography of the latest web event that had one.
     pub observed_geo: Option<(Secs, Geo)>,
     pub tags: Vec<String>,
-    pub attributes: BTreeMap<String, Value>,
+    pub attributes: Attributes,
     pub visitor_ids: Vec<String>,
-    /// Sorted web events.
-    pub web: Vec<WebHit>,
+    /// Sorted web events, packed.
+    pub web: WebHistory,
     /// Sorted email and consent history.
     pub mail: Vec<MailRecord>,
     /// Sorted custom events.
@@ -79,9 +80,9 @@ impl Contact {
             explicit_geo: Geo::default(),
             observed_geo: None,
             tags: Vec::new(),
-            attributes: BTreeMap::new(),
+            attributes: Attributes::default(),
             visitor_ids: Vec::new(),
-            web: Vec::new(),
+            web: WebHistory::default(),
             mail: Vec::new(),
             track: Vec::new(),
             sessions: Vec::new(),
@@ -130,7 +131,7 @@ impl Contact {
         tz: &Tz,
         mx: &dyn Fn(&str) -> Option<Vec<String>>,
     ) {
-        self.sessions = sessionize(&self.web, sessions, tz);
+        self.sessions = sessionize(self.web.iter(), sessions, tz);
         self.flags = fold_flags(&self.mail, soft_bounce_threshold);
         self.first_touch = self.web.iter().find(|hit| hit.kind == WebKind::PageView).and_then(|hit| hit.touch);
         self.last_seen = self.web.last().map(|hit| hit.at);
@@ -190,4 +191,85 @@ pub fn merge_sorted<T: Ord + Copy>(items: &mut Vec<T>, mut batch: Vec<T>) {
     merged.extend(a.copied());
     merged.extend(b.copied());
     *items = merged;
+}
+
+/// A contact's custom attributes: a short vector sorted by name. Most
+/// contacts have a handful, for which a `BTreeMap` would allocate a whole
+/// node (11 slots, over 600 bytes) per contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attributes(Vec<(Box<str>, Value)>);
+
+impl Attributes {
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| (**key).cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets a value; returns the one it replaced.
+    pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
+        match self.position(name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.reserve_exact(1);
+                self.0.insert(i, (name.into(), value));
+                None
+            }
+        }
+    }
+
+    /// Sets a value only if the name has none.
+    pub fn insert_if_absent(&mut self, name: &str, value: Value) {
+        if let Err(i) = self.position(name) {
+            self.0.reserve_exact(1);
+            self.0.insert(i, (name.into(), value));
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.position(name).ok()?;
+        let (_, value) = self.0.remove(i);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        Some(value)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// By name, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(name, value)| (&**name, value))
+    }
+
+    pub(crate) fn entries(&self) -> &[(Box<str>, Value)] {
+        &self.0
+    }
+
+    pub fn into_entries(self) -> Vec<(Box<str>, Value)> {
+        self.0
+    }
+}
+
+impl Serialize for Attributes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Attributes, D::Error> {
+        let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        let mut entries: Vec<(Box<str>, Value)> = map.into_iter().map(|(k, v)| (k.into_boxed_str(), v)).collect();
+        entries.shrink_to_fit();
+        Ok(Attributes(entries))
+    }
 }

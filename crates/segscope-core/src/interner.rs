@@ -35,6 +35,14 @@ impl Interner {
         self.strings.len()
     }
 
+    /// Estimated heap bytes: each string twice (table and index) plus the map.
+    pub fn heap_bytes(&self) -> u64 {
+        let text: usize = self.strings.iter().map(|s| s.len()).sum();
+        let slots = self.strings.capacity() * std::mem::size_of::<Box<str>>();
+        let map = (self.ids.capacity() * 8 / 7).next_power_of_two() * (std::mem::size_of::<(Box<str>, u32)>() + 1);
+        (2 * text + slots + map) as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.strings.is_empty()
     }

@@ -24,5 +24,6 @@ pub mod subscription;
 pub mod summary;
 mod summary_rows;
 pub mod time;
+pub mod web_history;
 
 pub use error::{Error, ErrorKind, Result};

@@ -9,19 +9,31 @@ use crate::event::{WebHit, WebKind};
 use crate::model::SessionConfig;
 use crate::time::{Secs, Tz};
 
-/// A session: first and last event instants and its page views. Heartbeats
-/// and page-leave events extend it but are not page views.
+/// A session: its first event's instant, the seconds to its last event and
+/// its page views. Heartbeats and page-leave events extend it but are not
+/// page views. 16 bytes: a session is at most a week long (the settings'
+/// bound on `max_length_secs`), so its length fits in a `u32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Session {
     pub start: Secs,
-    pub end: Secs,
+    pub length: u32,
     pub page_views: u32,
 }
 
 impl Session {
+    pub fn new(start: Secs, end: Secs, page_views: u32) -> Session {
+        let length = u32::try_from(end - start).expect("a session is shorter than 136 years");
+        Session { start, length, page_views }
+    }
+
+    /// The last event's instant.
+    pub fn end(&self) -> Secs {
+        self.start + i64::from(self.length)
+    }
+
     /// Last event − first event; a single page view without engagement lasts 0 s.
     pub fn duration(&self) -> i64 {
-        self.end - self.start
+        i64::from(self.length)
     }
 
     /// A bounce is a session with one page view.
@@ -33,31 +45,36 @@ impl Session {
 /// Splits time-sorted web events into sessions. A run of engagement events
 /// with no page view (a heartbeat whose page view was lost) is not a session:
 /// a session needs a page to have been seen.
-pub fn sessionize(hits: &[WebHit], config: &SessionConfig, tz: &Tz) -> Vec<Session> {
-    debug_assert!(hits.windows(2).all(|pair| pair[0] <= pair[1]), "hits must be sorted");
+pub fn sessionize(hits: impl IntoIterator<Item = WebHit>, config: &SessionConfig, tz: &Tz) -> Vec<Session> {
     let mut sessions = Vec::new();
-    let mut current: Option<Session> = None;
+    // (start, end, page views) of the session being built.
+    let mut current: Option<(Secs, Secs, u32)> = None;
+    let mut previous: Option<Secs> = None;
     for hit in hits {
-        let continues = current.as_ref().is_some_and(|session| {
-            hit.at - session.end <= config.idle_timeout_secs
-                && hit.at - session.start <= config.max_length_secs
-                && (!config.split_at_midnight || tz.local_date(hit.at) == tz.local_date(session.start))
+        debug_assert!(previous.is_none_or(|p| p <= hit.at), "hits must be sorted");
+        previous = Some(hit.at);
+        let continues = current.is_some_and(|(start, end, _)| {
+            hit.at - end <= config.idle_timeout_secs
+                && hit.at - start <= config.max_length_secs
+                && (!config.split_at_midnight || tz.local_date(hit.at) == tz.local_date(start))
         });
         if !continues {
-            if let Some(done) = current.take().filter(|s| s.page_views > 0) {
-                sessions.push(done);
+            if let Some((start, end, views)) = current.take().filter(|s| s.2 > 0) {
+                sessions.push(Session::new(start, end, views));
             }
-            current = Some(Session { start: hit.at, end: hit.at, page_views: 0 });
+            current = Some((hit.at, hit.at, 0));
         }
         let session = current.as_mut().expect("set above");
-        session.end = hit.at;
+        session.1 = hit.at;
         if hit.kind == WebKind::PageView {
-            session.page_views += 1;
+            session.2 += 1;
         }
     }
-    if let Some(done) = current.filter(|s| s.page_views > 0) {
-        sessions.push(done);
+    if let Some((start, end, views)) = current.filter(|s| s.2 > 0) {
+        sessions.push(Session::new(start, end, views));
     }
+    // Exact size: a contact's sessions live as long as the contact.
+    sessions.shrink_to_fit();
     sessions
 }
 
@@ -77,16 +94,16 @@ mod tests {
     fn a_gap_of_exactly_the_timeout_continues() {
         let config = SessionConfig::default();
         let tz = Tz::utc();
-        let sessions = sessionize(&[pv(0), pv(1800), pv(3601)], &config, &tz);
-        assert_eq!(sessions, [Session { start: 0, end: 1800, page_views: 2 }, Session { start: 3601, end: 3601, page_views: 1 }]);
+        let sessions = sessionize([pv(0), pv(1800), pv(3601)], &config, &tz);
+        assert_eq!(sessions, [Session::new(0, 1800, 2), Session::new(3601, 3601, 1)]);
     }
 
     #[test]
     fn heartbeats_extend_but_do_not_start_sessions() {
         let config = SessionConfig::default();
         let tz = Tz::utc();
-        let sessions = sessionize(&[pv(0), hit(45, WebKind::Heartbeat), hit(10_000, WebKind::Heartbeat)], &config, &tz);
-        assert_eq!(sessions, [Session { start: 0, end: 45, page_views: 1 }]);
+        let sessions = sessionize([pv(0), hit(45, WebKind::Heartbeat), hit(10_000, WebKind::Heartbeat)], &config, &tz);
+        assert_eq!(sessions, [Session::new(0, 45, 1)]);
         assert_eq!(sessions[0].duration(), 45);
     }
 
@@ -95,7 +112,7 @@ mod tests {
         let config = SessionConfig { max_length_secs: 3600, ..SessionConfig::default() };
         let tz = Tz::utc();
         let hits: Vec<WebHit> = (0..10).map(|i| pv(i * 900)).collect();
-        let sessions = sessionize(&hits, &config, &tz);
+        let sessions = sessionize(hits.iter().copied(), &config, &tz);
         assert_eq!(sessions.iter().map(|s| s.page_views).collect::<Vec<_>>(), [5, 5]);
         assert!(sessions.iter().all(|s| s.duration() <= 3600));
     }
@@ -105,8 +122,8 @@ mod tests {
         let tz = Tz::utc();
         let late = 86_400 - 300;
         let hits = [pv(late), pv(late + 360), pv(late + 720)];
-        assert_eq!(sessionize(&hits, &SessionConfig::default(), &tz).len(), 1);
+        assert_eq!(sessionize(hits.iter().copied(), &SessionConfig::default(), &tz).len(), 1);
         let split = SessionConfig { split_at_midnight: true, ..SessionConfig::default() };
-        assert_eq!(sessionize(&hits, &split, &tz).len(), 2);
+        assert_eq!(sessionize(hits.iter().copied(), &split, &tz).len(), 2);
     }
 }

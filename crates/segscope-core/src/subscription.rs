@@ -36,6 +36,10 @@ impl EmailFlags {
         self.0
     }
 
+    pub(crate) fn from_bits(bits: u16) -> EmailFlags {
+        EmailFlags(bits)
+    }
+
     /// Any flag that forbids marketing email.
     pub fn blocks_marketing(self) -> bool {
         self.has(Self::UNSUBSCRIBED | Self::COMPLAINED | Self::BOUNCED | Self::DO_NOT_CONTACT | Self::INVALID)

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
+use roaring::RoaringBitmap;
 
 use crate::engine::Workspace;
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::esp::Provider;
 use crate::ids::SegmentId;
 use crate::model::{Automation, AutomationKind, Channel, Country, Source};
 use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus, reachability, subscription_status};
-use crate::summary_rows::{NONE, Row};
+use crate::summary_rows::{Drill, PARALLEL_MIN_MEMBERS, Row, dims_of, mail_of, tally};
 use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, bucket_of, buckets};
 
 /// Which contacts of the segment a summary covers.
@@ -227,57 +228,49 @@ impl Workspace {
         let rows = &cache.rows;
         let names = &cache.names;
 
+        let drill_country: Option<u16> =
+            request.country.and_then(|wanted| names.countries.iter().position(|c| *c == wanted)).map(|i| i as u16);
+        let drill = Drill {
+            country: drill_country,
+            region_wanted: request
+                .region
+                .as_ref()
+                .map(|wanted| names.strings.iter().map(|s| s.eq_ignore_ascii_case(wanted)).collect()),
+        };
+        let parts = if base >= PARALLEL_MIN_MEMBERS { 2 } else { 1 };
+        let tally = tally(rows, names, &members, engaged_since, &drill, parts);
+
+        // Split the combined counters into the blocks.
         let (mut known_acc, mut anon_acc) = (GroupAcc::default(), GroupAcc::default());
-        let mut reach = [0u64; 5];
-        let mut statuses = [0u64; 9];
-        let (mut opted_in, mut bounced, mut unsubscribed) = (0u64, 0u64, 0u64);
         let mut channels = [0u64; 6];
         let mut sources = [0u64; 8];
         let mut providers = [0u64; 13];
-        // Counts by interned id; the last slot is "none".
-        let n_strings = names.strings.len();
-        let slot = |id: u32| if id == NONE { n_strings } else { id as usize };
-        let mut stage_counts = vec![0u64; n_strings + 1];
-        let mut country_counts = vec![0u64; names.countries.len() + 1];
-        let drill_country: Option<u16> =
-            request.country.and_then(|wanted| names.countries.iter().position(|c| *c == wanted)).map(|i| i as u16);
-        let region_wanted: Vec<bool> = match &request.region {
-            Some(wanted) => names.strings.iter().map(|s| s.eq_ignore_ascii_case(wanted)).collect(),
-            None => Vec::new(),
-        };
-        let mut region_counts = vec![0u64; if drill_country.is_some() { n_strings + 1 } else { 0 }];
-        let mut city_counts = vec![0u64; region_counts.len()];
-        let mut drill_base = 0u64;
-
-        for id in &members {
-            let row = &rows[id as usize];
-            let acc = if row.known { &mut known_acc } else { &mut anon_acc };
-            acc.members += 1;
-            acc.sessions += u64::from(row.sessions);
-            acc.duration += row.duration;
-            acc.bounces += u64::from(row.bounces);
-            acc.active += u64::from(row.sessions > 0);
-            let last_engaged = (row.last_engaged != Secs::MIN).then_some(row.last_engaged);
-            reach[reachability(row.has_email, row.flags, last_engaged, engaged_since).index()] += 1;
-            statuses[subscription_status(row.has_email, row.flags).index()] += 1;
-            opted_in += u64::from(row.flags.has(EmailFlags::OPTED_IN));
-            bounced += u64::from(row.flags.has(EmailFlags::BOUNCED));
-            unsubscribed += u64::from(row.flags.has(EmailFlags::UNSUBSCRIBED));
-            stage_counts[slot(row.stage)] += 1;
-            channels[usize::from(row.channel)] += 1;
-            sources[usize::from(row.source)] += 1;
-            providers[usize::from(row.provider)] += 1;
-            let country_slot = if row.country == u16::MAX { names.countries.len() } else { usize::from(row.country) };
-            country_counts[country_slot] += 1;
-            if drill_country.is_some_and(|c| c == row.country) {
-                drill_base += 1;
-                region_counts[slot(row.region)] += 1;
-                let in_region = request.region.is_none() || (row.region != NONE && region_wanted[row.region as usize]);
-                if in_region {
-                    city_counts[slot(row.city)] += 1;
-                }
-            }
+        for (key, &n) in tally.dims.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (channel, source, provider, known) = dims_of(key);
+            channels[channel] += n;
+            sources[source] += n;
+            providers[provider] += n;
+            if known { known_acc.members += n } else { anon_acc.members += n }
         }
+        for (acc, web) in [(&mut anon_acc, &tally.web[0]), (&mut known_acc, &tally.web[1])] {
+            acc.sessions = web.sessions;
+            acc.duration = web.duration;
+            acc.bounces = web.bounces;
+            acc.active = web.active;
+        }
+        let mut reach = [0u64; 5];
+        let mut statuses = [0u64; 9];
+        let (mut opted_in, mut bounced, mut unsubscribed) = (0u64, 0u64, 0u64);
+        for (key, &n) in tally.mail.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (has_email, flags, engaged) = mail_of(key);
+            let last_engaged = engaged.then_some(engaged_since);
+            reach[reachability(has_email, flags, last_engaged, engaged_since).index()] += n;
+            statuses[subscription_status(has_email, flags).index()] += n;
+            opted_in += if flags.has(EmailFlags::OPTED_IN) { n } else { 0 };
+            bounced += if flags.has(EmailFlags::BOUNCED) { n } else { 0 };
+            unsubscribed += if flags.has(EmailFlags::UNSUBSCRIBED) { n } else { 0 };
+        }
+        let drill_base = tally.drill_base;
         // Back to named maps (few entries): the ordering code below is shared.
         let by_name = |counts: &[u64]| -> BTreeMap<Option<&str>, u64> {
             counts
@@ -287,10 +280,11 @@ impl Workspace {
                 .map(|(i, n)| (names.strings.get(i).map(String::as_str), *n))
                 .collect()
         };
-        let mut stages = by_name(&stage_counts);
-        let regions = by_name(&region_counts);
-        let cities = by_name(&city_counts);
-        let countries: BTreeMap<Option<Country>, u64> = country_counts
+        let mut stages = by_name(&tally.stages);
+        let regions = by_name(&tally.regions);
+        let cities = by_name(&tally.cities);
+        let countries: BTreeMap<Option<Country>, u64> = tally
+            .countries
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
@@ -312,7 +306,7 @@ impl Workspace {
             bounce_rate: ratio(bounces as f64, sessions),
         };
 
-        let growth = self.growth(segment_id, request, base, rows)?;
+        let growth = self.growth(segment_id, request, base, rows, cache.created_since())?;
 
         let refs = |kind: AutomationKind| -> Vec<AutomationRef> {
             self.automations_referencing(segment_id, kind).into_iter().map(automation_ref).collect()
@@ -384,7 +378,14 @@ impl Workspace {
     }
 
     /// Growth of the current epoch of a segment's log in the request's view.
-    fn growth(&self, segment_id: SegmentId, request: &SummaryRequest, current: u64, rows: &[Row]) -> Result<Growth> {
+    fn growth(
+        &self,
+        segment_id: SegmentId,
+        request: &SummaryRequest,
+        current: u64,
+        rows: &[Row],
+        created_since: &RoaringBitmap,
+    ) -> Result<Growth> {
         let segment = self.segment(segment_id)?;
         let range = request.range;
         let buckets: Vec<Bucket> = buckets(range, &request.tz, request.granularity)?;
@@ -395,11 +396,11 @@ impl Workspace {
         };
         // Every change at or after the range start: (time, +1 / -1).
         let mut changes: Vec<(Secs, i64)> = Vec::new();
-        for contact in &segment.log.backfill {
-            let created = rows[contact as usize].created_at;
-            if created >= range.from && in_view(contact) {
-                changes.push((created, 1));
-            }
+        // Back-filled members created in the range, without reading the
+        // creation time of the others.
+        let created = self.view_bitmap(&(&segment.log.backfill & created_since), request.view);
+        for contact in &created {
+            changes.push((rows[contact as usize].created_at, 1));
         }
         let entries = segment.log.current_entries();
         let first = entries.partition_point(|e| e.at < range.from);

@@ -337,7 +337,7 @@ pub fn contact_out(detail: ContactDetail, schema: &SchemaSnapshot) -> ContactOut
             .iter()
             .map(|s| SessionOut {
                 start: instant(s.start),
-                end: instant(s.end),
+                end: instant(s.end()),
                 duration_secs: s.duration(),
                 page_views: s.page_views,
             })

@@ -21,7 +21,7 @@
 //!   LOCK                     empty; a writing process holds an exclusive
 //!                            advisory lock (flock) on it while open
 //!   FORMAT                   the format version in ASCII decimal and a
-//!                            newline: "1\n"
+//!                            newline: "2\n"
 //!   catalog/
 //!     catalog.log            log of catalog records (workspaces, API keys)
 //!   workspaces/
@@ -139,5 +139,6 @@ pub use frames::MAX_RECORD_BYTES;
 pub use store::{DEFAULT_SEGMENT_MAX_BYTES, Store, StoreOptions};
 
 /// The version of the on-disk format described above, written in `FORMAT`
-/// and in every snapshot header.
-pub const FORMAT_VERSION: u32 = 1;
+/// and in every snapshot header. 2: packed web histories, 16-byte sessions
+/// and custom attributes as a sorted list (issue 5's memory work).
+pub const FORMAT_VERSION: u32 = 2;

@@ -230,6 +230,12 @@ impl Workspace {
         let id = ContactId(u32::try_from(self.contacts.len()).expect("fewer than 4 billion contacts"));
         let mut contact = Contact::new(id, created_at.min(now), channel);
         contact.provider = crate::esp::Provider::None;
+        if self.contacts.len() == self.contacts.capacity() {
+            // Grow by an eighth, not double: at millions of contacts doubling
+            // would leave up to half a contact array unused (a large realloc
+            // moves pages, it does not copy them).
+            self.contacts.reserve_exact(self.contacts.len() / 8 + 1024);
+        }
         self.contacts.push(contact);
         self.alive.insert(id.0);
         id
@@ -559,7 +565,7 @@ impl Workspace {
         if value.is_empty() {
             self.contacts[id.0 as usize].attributes.remove(name);
         } else {
-            self.contacts[id.0 as usize].attributes.insert(name.to_owned(), value);
+            self.contacts[id.0 as usize].attributes.insert(name, value);
         }
         Ok(())
     }
@@ -617,7 +623,7 @@ impl Workspace {
     pub(crate) fn merge(&mut self, keep: ContactId, absorb: ContactId, now: Secs) {
         let mut gone = std::mem::replace(&mut self.contacts[absorb.0 as usize], Contact::new(absorb, 0, Channel::Api));
         let target = &mut self.contacts[keep.0 as usize];
-        merge_sorted(&mut target.web, std::mem::take(&mut gone.web));
+        target.web.merge(std::mem::take(&mut gone.web));
         merge_sorted(&mut target.mail, std::mem::take(&mut gone.mail));
         merge_sorted(&mut target.track, std::mem::take(&mut gone.track));
         for visitor in &gone.visitor_ids {
@@ -629,8 +635,8 @@ impl Workspace {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
         };
-        for (name, value) in std::mem::take(&mut gone.attributes) {
-            target.attributes.entry(name).or_insert(value);
+        for (name, value) in std::mem::take(&mut gone.attributes).into_entries() {
+            target.attributes.insert_if_absent(&name, value);
         }
         for tag in std::mem::take(&mut gone.tags) {
             if !target.tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {

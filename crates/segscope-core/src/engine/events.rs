@@ -183,14 +183,14 @@ impl Workspace {
     }
 
     fn add_web(&mut self, id: ContactId, at: Secs, kind: WebKind) {
-        insert_sorted(&mut self.contacts[id.0 as usize].web, WebHit { at, kind, url: 0, touch: None });
+        self.contacts[id.0 as usize].web.insert(WebHit { at, kind, url: 0, touch: None });
     }
 
     fn add_page_view(&mut self, id: ContactId, at: Secs, view: PageView) {
         let url = self.urls.intern(&normalize_url(&view.url));
         let touch = Some(classify_touch(&view.url, view.referrer.as_deref(), &view.utm));
         let contact = &mut self.contacts[id.0 as usize];
-        insert_sorted(&mut contact.web, WebHit { at, kind: WebKind::PageView, url, touch });
+        contact.web.insert(WebHit { at, kind: WebKind::PageView, url, touch });
         // An anonymous contact's creation time is its first sighting, which a
         // late-arriving earlier page view moves back.
         if !contact.is_known() && at < contact.created_at && contact.channel == Channel::Tracking {

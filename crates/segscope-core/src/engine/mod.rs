@@ -15,6 +15,7 @@
 mod contacts;
 mod events;
 mod invariants;
+mod memory;
 mod queries;
 mod segments;
 
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use contacts::{
     CONSENT_STATUS_COLUMNS, check_external_id, check_visitor_id, consent_or_identity_fields, is_consent_or_identity_field,
 };
+pub use memory::MemoryReport;
 pub use queries::{ContactDetail, ContactRow, CriteriaTest, FieldBreakdown, LogEntryView, Page, SegmentInfo};
 pub use segments::{Definition, LogEntry, MembershipLog, Reason, Segment, SegmentSpec};
 
@@ -178,6 +180,35 @@ pub struct Counters {
     pub error_hits: u64,
 }
 
+/// The most elements [`exact_vec`] reserves up front from a length read in a
+/// snapshot; a larger (corrupt) length grows as it is read instead.
+const MAX_RESERVED: usize = 200_000_000;
+
+/// Deserializes a vector at exactly the length the encoding declares. serde
+/// reserves at most 1 MiB up front and then doubles, which for the contact
+/// array of ten million contacts would leave gigabytes unused.
+fn exact_vec<'de, D, T>(deserializer: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Exact<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Exact<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_RESERVED));
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    deserializer.deserialize_seq(Exact(std::marker::PhantomData))
+}
+
 /// All of one workspace's data and derived state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workspace {
@@ -187,6 +218,8 @@ pub struct Workspace {
     pub(crate) tz: Tz,
     pub(crate) created_at: Secs,
     pub(crate) attributes: BTreeMap<String, AttrType>,
+    /// By id. Loaded at its exact length (see [`exact_vec`]).
+    #[serde(deserialize_with = "exact_vec")]
     pub(crate) contacts: Vec<Contact>,
     pub(crate) by_email: HashMap<String, ContactId>,
     pub(crate) by_external_id: HashMap<String, ContactId>,

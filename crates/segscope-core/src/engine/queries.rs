@@ -204,7 +204,7 @@ impl Workspace {
             channel: contact.channel.key(),
             source: contact.source().map(|s| s.key()),
             tags: contact.tags.clone(),
-            attributes: contact.attributes.clone(),
+            attributes: contact.attributes.iter().map(|(name, value)| (name.to_owned(), value.clone())).collect(),
             segments: self.segments.values().filter(|s| s.members.contains(id.0)).map(|s| s.id).collect(),
             visitor_ids: contact.visitor_ids.len(),
             recent_sessions: contact.sessions.iter().rev().take(50).copied().collect(),
