@@ -78,8 +78,10 @@
 //! *poisoned*: memory may hold a change the disk does not, so every later
 //! call on it fails until segscope is restarted and recovers from disk.
 //!
-//! When the current segment exceeds [`StoreOptions::segment_max_bytes`]
-//! (default [`DEFAULT_SEGMENT_MAX_BYTES`]), and on [`Store::checkpoint`]
+//! When the current segment exceeds both [`StoreOptions::segment_max_bytes`]
+//! (default [`DEFAULT_SEGMENT_MAX_BYTES`]) and half the newest snapshot's
+//! size (so that snapshots of a large workspace are not rewritten every few
+//! megabytes of log), and on [`Store::checkpoint`]
 //! (clean shutdown), the store (1) creates the next segment `wal-N`
 //! (fsynced, directory fsynced) and switches to it, (2) writes
 //! `snapshot-N.bin.tmp`, fsyncs it, renames it to `snapshot-N.bin` and

@@ -54,18 +54,24 @@ impl<W: Write> Write for ChecksumWriter<W> {
 
 /// Writes `snapshot-<seq>.bin` in `dir`: the state after the first `seq`
 /// log records.
-pub(crate) fn write(dir: &Path, seq: u64, workspace: &Workspace) -> StoreResult<()> {
+/// Writes the snapshot of `workspace` after `seq` records; returns its size in bytes.
+pub(crate) fn write(dir: &Path, seq: u64, workspace: &Workspace) -> StoreResult<u64> {
     let path = dir.join(snapshot_name(seq));
     let tmp = tmp_path(&path);
-    if let Err(err) = write_file(&tmp, seq, workspace) {
-        let _ = fs::remove_file(&tmp);
-        return Err(err);
-    }
+    let body = match write_file(&tmp, seq, workspace) {
+        Ok(body) => body,
+        Err(err) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(err);
+        }
+    };
     fs::rename(&tmp, &path).map_err(StoreError::io("rename into place", &path))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok(HEADER_BYTES as u64 + body)
 }
 
-fn write_file(tmp: &Path, seq: u64, workspace: &Workspace) -> StoreResult<()> {
+/// Writes the file; returns the body's length.
+fn write_file(tmp: &Path, seq: u64, workspace: &Workspace) -> StoreResult<u64> {
     let io_error = StoreError::io("write", tmp);
     let file = File::create(tmp).map_err(StoreError::io("create", tmp))?;
     let mut buffered = BufWriter::with_capacity(1 << 20, file);
@@ -95,7 +101,8 @@ fn write_file(tmp: &Path, seq: u64, workspace: &Workspace) -> StoreResult<()> {
     file.seek(SeekFrom::Start(0))
         .and_then(|_| file.write_all(&header))
         .and_then(|()| file.sync_all())
-        .map_err(StoreError::io("write", tmp))
+        .map_err(StoreError::io("write", tmp))?;
+    Ok(writer.len)
 }
 
 /// Reads and checks `snapshot-<seq>.bin` and restores the workspace.

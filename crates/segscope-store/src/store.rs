@@ -44,10 +44,11 @@ use crate::files::{self, FORMAT_FILE, LOCK_FILE, TMP_SUFFIX, sync_dir, workspace
 use crate::frames::{self, EncodeError, LogWriter, MAX_RECORD_BYTES};
 use crate::wal::{self, CheckpointError, Wal, WalRecordRef};
 
-/// The log segment size past which a write triggers a snapshot and a new
-/// segment. It trades recovery time (replaying up to this much log) against
-/// write amplification (each snapshot rewrites the whole workspace); 64 MiB
-/// of commands replays in seconds.
+/// The smallest log segment size past which a write triggers a snapshot and
+/// a new segment; the threshold is also at least half the newest snapshot
+/// (see `wal::SNAPSHOT_FRACTION`). It trades recovery time (replaying up to
+/// this much log) against write amplification (each snapshot rewrites the
+/// whole workspace); 64 MiB of commands replays in seconds.
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 << 20;
 
 /// How long a read-only open keeps retrying a workspace whose files a live

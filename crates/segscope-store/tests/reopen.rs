@@ -88,7 +88,8 @@ fn reopening_from_a_snapshot_and_the_log_after_it_restores_everything() {
 
 #[test]
 fn reopening_after_a_snapshot_per_write_restores_everything() {
-    // Every append crosses the threshold: a snapshot and a new segment each time.
+    // The smallest threshold: a snapshot and a new segment as soon as the
+    // segment reaches half the snapshot's size, every few appends.
     let files = check_reopen(StoreOptions { segment_max_bytes: 1 }, false, false);
     assert_eq!(files.len(), 2, "older segments and snapshots are removed: {files:?}");
 }
@@ -97,6 +98,40 @@ fn reopening_after_a_snapshot_per_write_restores_everything() {
 fn reopening_a_checkpointed_store_restores_everything() {
     let files = check_reopen(StoreOptions { segment_max_bytes: 2_000 }, true, true);
     assert_eq!(files.len(), 2, "{files:?}");
+}
+
+#[test]
+fn snapshots_wait_for_a_log_half_the_snapshot_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = id("big");
+    let store = Store::open(dir.path(), StoreOptions { segment_max_bytes: 1 }).unwrap();
+    store.create_workspace(&ws, Default::default(), T0).unwrap();
+    let many: Vec<ContactUpsert> = (0..3_000).map(|i| contact(&format!("c{i}@example.com"), &[], None)).collect();
+    store.apply(&ws, upsert(many, Channel::Import), T0).unwrap();
+    let size = |prefix: &str| -> u64 {
+        let files = workspace_files(dir.path(), &ws);
+        let name = files.iter().find(|f| f.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in {files:?}"));
+        std::fs::metadata(dir.path().join("workspaces").join(ws.as_str()).join(name)).unwrap().len()
+    };
+    // The import crossed the 1-byte threshold: a snapshot of 3,000 contacts.
+    let snapshot = size("snapshot-");
+    assert!(snapshot > 100_000, "{snapshot} bytes");
+    let first = workspace_files(dir.path(), &ws);
+    // Small writes: no snapshot until the log holds half a snapshot.
+    let mut i = 0;
+    while workspace_files(dir.path(), &ws) == first {
+        let email = format!("c{}@example.com", i % 3_000);
+        store.apply(&ws, upsert(vec![contact(&email, &[("first_name", text("Ann"))], None)], Channel::Api), T0).unwrap();
+        i += 1;
+        assert!(i < 100_000, "no snapshot after {i} writes");
+    }
+    // The segment that triggered it is gone; the writes before it logged at
+    // least half the snapshot (each write is well under 200 bytes).
+    assert!(i as u64 * 200 >= snapshot / 2, "a snapshot after only {i} writes for a {snapshot}-byte snapshot");
+    assert!(i > 50, "{i} writes");
+    drop(store);
+    let reopened = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(reopened.stats(&ws).unwrap().contacts, 3_000);
 }
 
 #[test]
