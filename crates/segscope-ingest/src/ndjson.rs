@@ -145,20 +145,103 @@ impl NdjsonImport {
     }
 }
 
+/// Inputs at least this large are parsed on two threads, one half each.
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
+
 /// Parses NDJSON bytes. Fails as a whole only when the input is too large
-/// or no line is good.
+/// or no line is good. Large inputs are cut in two at a line break and the
+/// halves parsed in parallel; the result is the same as one pass.
 pub fn parse_ndjson(bytes: &[u8], options: &NdjsonImportOptions) -> Result<NdjsonImport, NdjsonImportError> {
+    let parts = if bytes.len() >= PARALLEL_MIN_BYTES { 2 } else { 1 };
+    parse_ndjson_in_parts(bytes, options, parts)
+}
+
+/// [`parse_ndjson`] cut into `parts` parts (1 or 2), for the tests to check
+/// that the cut changes nothing.
+#[doc(hidden)]
+pub fn parse_ndjson_in_parts(
+    bytes: &[u8],
+    options: &NdjsonImportOptions,
+    parts: usize,
+) -> Result<NdjsonImport, NdjsonImportError> {
     let size = bytes.len() as u64;
     if size > options.limits.max_input_bytes {
         return Err(NdjsonImportError::InputTooLarge { size, limit: options.limits.max_input_bytes });
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // The cut: just after the first line break at or after the middle.
+    let cut = match parts {
+        1 => None,
+        _ => bytes[bytes.len() / 2..].iter().position(|b| *b == b'\n').map(|i| bytes.len() / 2 + i + 1),
+    };
+    let parsed = match cut {
+        None => parse_lines(bytes, 1, options),
+        Some(cut) => {
+            let (first, second) = bytes.split_at(cut);
+            let second_line = 1 + first.iter().filter(|b| **b == b'\n').count();
+            let (a, b) = std::thread::scope(|scope| {
+                let b = scope.spawn(|| parse_lines(second, second_line, options));
+                let a = parse_lines(first, 1, options);
+                (a, b.join().expect("an NDJSON parse thread panicked"))
+            });
+            a.then(b)
+        }
+    };
+    let Parsed { items, problems, omitted, n_lines } = parsed;
+    if items.is_empty() {
+        let reason = if n_lines == 0 {
+            "the input has no lines".to_owned()
+        } else {
+            let rejected: Vec<String> = problems
+                .iter()
+                .filter(|p| p.severity == ProblemSeverity::Rejected)
+                .take(MAX_QUOTED_REJECTIONS)
+                .map(LineProblem::to_string)
+                .collect();
+            let more = n_lines.saturating_sub(MAX_QUOTED_REJECTIONS);
+            format!(
+                "all {n_lines} lines were rejected: {}{}",
+                rejected.join("; "),
+                if more > 0 { format!("; and {more} more") } else { String::new() }
+            )
+        };
+        return Err(NdjsonImportError::NoValidLines { reason, problems, omitted });
+    }
+    Ok(NdjsonImport { items, problems, omitted, n_lines })
+}
+
+/// What one part of the input gave.
+struct Parsed {
+    items: Vec<NdjsonItem>,
+    problems: Vec<LineProblem>,
+    omitted: crate::OmittedProblems,
+    n_lines: usize,
+}
+
+impl Parsed {
+    /// This part followed by the next one: problems stay in line order and
+    /// only the first [`crate::MAX_KEPT_PROBLEMS`] of both are kept.
+    fn then(mut self, next: Parsed) -> Parsed {
+        self.items.extend(next.items);
+        for problem in next.problems {
+            let severity = problem.severity;
+            crate::keep_problem(&mut self.problems, &mut self.omitted, severity, problem);
+        }
+        self.omitted.rejected += next.omitted.rejected;
+        self.omitted.repaired += next.omitted.repaired;
+        self.n_lines += next.n_lines;
+        self
+    }
+}
+
+/// Parses lines; the first of `bytes` is line `first_line`.
+fn parse_lines(bytes: &[u8], first_line: usize, options: &NdjsonImportOptions) -> Parsed {
     let mut items = Vec::new();
     let mut problems = Vec::new();
     let mut omitted = crate::OmittedProblems::default();
     let mut n_lines: usize = 0;
     for (index, raw_line) in bytes.split(|b| *b == b'\n').enumerate() {
-        let line = index + 1;
+        let line = first_line + index;
         let raw_line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
         if raw_line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -190,26 +273,7 @@ pub fn parse_ndjson(bytes: &[u8], options: &NdjsonImportOptions) -> Result<Ndjso
             Err(message) => crate::keep_problem(&mut problems, &mut omitted, ProblemSeverity::Rejected, reject(message)),
         }
     }
-    if items.is_empty() {
-        let reason = if n_lines == 0 {
-            "the input has no lines".to_owned()
-        } else {
-            let rejected: Vec<String> = problems
-                .iter()
-                .filter(|p| p.severity == ProblemSeverity::Rejected)
-                .take(MAX_QUOTED_REJECTIONS)
-                .map(LineProblem::to_string)
-                .collect();
-            let more = n_lines.saturating_sub(MAX_QUOTED_REJECTIONS);
-            format!(
-                "all {n_lines} lines were rejected: {}{}",
-                rejected.join("; "),
-                if more > 0 { format!("; and {more} more") } else { String::new() }
-            )
-        };
-        return Err(NdjsonImportError::NoValidLines { reason, problems, omitted });
-    }
-    Ok(NdjsonImport { items, problems, omitted, n_lines })
+    Parsed { items, problems, omitted, n_lines }
 }
 
 /// The keys of one line's object, tracking which were read so that the

@@ -328,3 +328,53 @@ fn an_import_keeps_the_first_problems_and_counts_the_rest() {
     assert_eq!(parsed.omitted.rejected, 7);
     assert_eq!(parsed.n_rejected(), cap + 7);
 }
+
+mod parallel_parse {
+    use proptest::prelude::*;
+    use segscope_ingest::{NdjsonImportOptions, ndjson::parse_ndjson_in_parts};
+
+    fn arb_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..50).prop_map(|i| format!(r#"{{"type":"contact","email":"c{i}@example.com"}}"#)),
+            (0u32..50, 0i64..1000).prop_map(|(i, t)| format!(
+                r#"{{"type":"page_view","visitor_id":"v{i}","url":"/p","timestamp":{}}}"#,
+                1_709_287_200 + t
+            )),
+            Just(r#"{"type":"page_view","url":"/"}"#.to_owned()),
+            Just(r#"{"type":"contact","email":"ok@example.com","colour":"red"}"#.to_owned()),
+            Just("{not json".to_owned()),
+            Just(String::new()),
+            Just("   ".to_owned()),
+        ]
+    }
+
+    /// Debug text of the result: the same for one part and two, down to
+    /// line numbers, problem order and the problem cap.
+    fn parsed(input: &str, parts: usize) -> String {
+        format!("{:?}", parse_ndjson_in_parts(input.as_bytes(), &NdjsonImportOptions::default(), parts))
+    }
+
+    proptest! {
+        #[test]
+        fn two_parts_parse_like_one(lines in proptest::collection::vec(arb_line(), 0..80), crlf in any::<bool>(), bom in any::<bool>()) {
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let input = format!("{}{}", if bom { "\u{feff}" } else { "" }, lines.join(newline));
+            prop_assert_eq!(parsed(&input, 1), parsed(&input, 2));
+        }
+    }
+
+    #[test]
+    fn the_problem_cap_holds_across_the_cut() {
+        // 3,000 bad lines around a good one: the first 1,000 problems are
+        // kept in line order whichever part they come from.
+        let mut lines = vec!["{bad"; 3_000];
+        lines[2_500] = r#"{"type":"contact","email":"ok@example.com"}"#;
+        let input = lines.join("\n");
+        assert_eq!(parsed(&input, 1), parsed(&input, 2));
+        let import = parse_ndjson_in_parts(input.as_bytes(), &NdjsonImportOptions::default(), 2).unwrap();
+        assert_eq!(import.problems.len(), 1_000);
+        assert_eq!(import.problems.last().unwrap().line, 1_000);
+        assert_eq!(import.omitted.rejected, 1_999);
+        assert_eq!(import.items[0].line, 2_501);
+    }
+}

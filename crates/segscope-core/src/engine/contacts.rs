@@ -187,10 +187,14 @@ fn clean_text(name: &str, value: Value, max: usize) -> Result<Option<String>> {
         }
     };
     let trimmed = text.trim();
-    if trimmed.chars().count() > max {
+    if trimmed.len() > max && trimmed.chars().count() > max {
         return Err(Error::invalid(format!("`{name}` is longer than {max} characters")));
     }
-    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    // Most values need no trimming: keep the allocation.
+    Ok(Some(if trimmed.len() == text.len() { text } else { trimmed.to_owned() }))
 }
 
 impl Workspace {
@@ -397,9 +401,14 @@ impl Workspace {
     /// Sets one field or custom attribute from an upsert or identify traits.
     pub(crate) fn set_field(&mut self, id: ContactId, name: &str, value: Option<Value>, now: Secs) -> Result<()> {
         let name = name.trim();
-        let lowered = name.to_ascii_lowercase();
+        // Imports send the same lower-case names row after row: no copy then.
+        let lowered: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(name)
+        };
         // Consent columns are not criteria fields but set email state.
-        match lowered.as_str() {
+        match &*lowered {
             column if CONSENT_STATUS_COLUMNS.contains(&column) => {
                 let Some(value) = value else { return Ok(()) };
                 let text = clean_text(name, value, 80)?.unwrap_or_default();
