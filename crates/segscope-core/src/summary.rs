@@ -18,7 +18,7 @@ use crate::esp::Provider;
 use crate::ids::SegmentId;
 use crate::model::{Automation, AutomationKind, Channel, Country, Source};
 use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus, reachability, subscription_status};
-use crate::summary_rows::{Drill, PARALLEL_MIN_MEMBERS, Row, dims_of, mail_of, tally};
+use crate::summary_rows::{Cold, Drill, PARALLEL_MIN_MEMBERS, dims_of, mail_of, tally};
 use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, bucket_of, buckets};
 
 /// Which contacts of the segment a summary covers.
@@ -238,7 +238,7 @@ impl Workspace {
                 .map(|wanted| names.strings.iter().map(|s| s.eq_ignore_ascii_case(wanted)).collect()),
         };
         let parts = if base >= PARALLEL_MIN_MEMBERS { 2 } else { 1 };
-        let tally = tally(rows, names, &members, engaged_since, &drill, parts);
+        let tally = tally(rows, &cache.cold, names, &members, engaged_since, &drill, parts);
 
         // Split the combined counters into the blocks.
         let (mut known_acc, mut anon_acc) = (GroupAcc::default(), GroupAcc::default());
@@ -306,7 +306,7 @@ impl Workspace {
             bounce_rate: ratio(bounces as f64, sessions),
         };
 
-        let growth = self.growth(segment_id, request, base, rows, cache.created_since())?;
+        let growth = self.growth(segment_id, request, base, &cache.cold, cache.created_since())?;
 
         let refs = |kind: AutomationKind| -> Vec<AutomationRef> {
             self.automations_referencing(segment_id, kind).into_iter().map(automation_ref).collect()
@@ -383,7 +383,7 @@ impl Workspace {
         segment_id: SegmentId,
         request: &SummaryRequest,
         current: u64,
-        rows: &[Row],
+        cold: &[Cold],
         created_since: &RoaringBitmap,
     ) -> Result<Growth> {
         let segment = self.segment(segment_id)?;
@@ -400,7 +400,7 @@ impl Workspace {
         // creation time of the others.
         let created = self.view_bitmap(&(&segment.log.backfill & created_since), request.view);
         for contact in &created {
-            changes.push((rows[contact as usize].created_at, 1));
+            changes.push((cold[contact as usize].created_at, 1));
         }
         let entries = segment.log.current_entries();
         let first = entries.partition_point(|e| e.at < range.from);

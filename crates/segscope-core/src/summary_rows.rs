@@ -30,19 +30,20 @@ use crate::time::Secs;
 /// "No value" for the interned ids of a row.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// What the summary reads of one contact.
+/// What the summary reads of every member: 32 bytes, so that a pass over
+/// millions of members streams as little memory as it can (at ten million
+/// contacts the rows are read at memory bandwidth, not at compute speed).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Row {
-    pub created_at: Secs,
     /// `Secs::MIN` when the contact never engaged.
     pub last_engaged: Secs,
-    /// Total duration of the sessions that started in the cached range.
-    pub duration: i64,
+    /// Total duration in seconds of the sessions that started in the cached
+    /// range. A contact's sessions do not overlap, so their total is below
+    /// the time since its first event: far below the 136 years of a `u32`.
+    pub duration: u32,
     pub sessions: u32,
     pub bounces: u32,
     pub stage: u32,
-    pub region: u32,
-    pub city: u32,
     /// Channel, first-touch source (7 for none), provider and known, as one
     /// [`dims_key`].
     pub dims: u16,
@@ -51,6 +52,21 @@ pub(crate) struct Row {
     /// Interned country, `u16::MAX` when unknown.
     pub country: u16,
     pub known: bool,
+}
+
+/// What only growth and the geography drill-down read, kept apart from the
+/// rows so that the main pass does not stream it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cold {
+    pub created_at: Secs,
+    pub region: u32,
+    pub city: u32,
+}
+
+/// Sums session durations into a row's `u32` (see [`Row::duration`]).
+fn total_duration(sessions: &[crate::session::Session]) -> u32 {
+    let total: i64 = sessions.iter().map(|s| s.duration()).sum();
+    u32::try_from(total).unwrap_or(u32::MAX)
 }
 
 /// Strings and countries by id.
@@ -87,6 +103,8 @@ impl Names {
 #[derive(Debug, Default)]
 pub(crate) struct SummaryRows {
     pub rows: Vec<Row>,
+    /// By contact id, like `rows`.
+    pub cold: Vec<Cold>,
     pub names: Names,
     /// Contacts whose row must be re-derived before the next read.
     dirty: Vec<u32>,
@@ -114,18 +132,20 @@ impl SummaryRows {
         self.dirty.clear();
     }
 
-    fn derive(names: &mut Names, contact: &Contact, range: (Secs, Secs)) -> Row {
+    fn derive(names: &mut Names, contact: &Contact, range: (Secs, Secs)) -> (Row, Cold) {
         let in_range = contact.sessions_between(range.0, range.1);
         let geo = contact.geo();
-        Row {
+        let cold = Cold {
             created_at: contact.created_at,
+            region: names.string(geo.region.as_deref()),
+            city: names.string(geo.city.as_deref()),
+        };
+        let row = Row {
             last_engaged: contact.last_engaged.unwrap_or(Secs::MIN),
-            duration: in_range.iter().map(|s| s.duration()).sum(),
+            duration: total_duration(in_range),
             sessions: in_range.len() as u32,
             bounces: in_range.iter().filter(|s| s.is_bounce()).count() as u32,
             stage: names.string(contact.stage.as_deref()),
-            region: names.string(geo.region.as_deref()),
-            city: names.string(geo.city.as_deref()),
             dims: dims_key(
                 contact.channel.index() as u8,
                 contact.source().map_or(7, |s| s.index() as u8),
@@ -135,7 +155,13 @@ impl SummaryRows {
             mail: mail_key(contact.email.is_some(), contact.flags),
             country: names.country(geo.country),
             known: contact.is_known(),
-        }
+        };
+        (row, cold)
+    }
+
+    fn set(&mut self, id: usize, (row, cold): (Row, Cold)) {
+        self.rows[id] = row;
+        self.cold[id] = cold;
     }
 
     /// Brings the rows up to date with `contacts` for the range `[from, to)`.
@@ -147,10 +173,13 @@ impl SummaryRows {
             // New contacts are dirty anyway; ids are dense and never reused.
             let start = self.rows.len().min(contacts.len());
             self.rows.truncate(start);
+            self.cold.truncate(start);
             self.rows.reserve_exact(contacts.len() - start);
+            self.cold.reserve_exact(contacts.len() - start);
             for contact in &contacts[start..] {
-                let row = Self::derive(&mut self.names, contact, range);
+                let (row, cold) = Self::derive(&mut self.names, contact, range);
                 self.rows.push(row);
+                self.cold.push(cold);
             }
             if start == 0 {
                 // Every row was just derived from the current data.
@@ -164,8 +193,9 @@ impl SummaryRows {
         }
         if self.all_dirty || self.range != Some(range) {
             if self.all_dirty {
-                for (row, contact) in self.rows.iter_mut().zip(contacts) {
-                    *row = Self::derive(&mut self.names, contact, range);
+                for (id, contact) in contacts.iter().enumerate() {
+                    let derived = Self::derive(&mut self.names, contact, range);
+                    self.set(id, derived);
                 }
                 changed = None;
             } else {
@@ -173,7 +203,7 @@ impl SummaryRows {
                 for (row, contact) in self.rows.iter_mut().zip(contacts) {
                     let in_range = contact.sessions_between(from, to);
                     row.sessions = in_range.len() as u32;
-                    row.duration = in_range.iter().map(|s| s.duration()).sum();
+                    row.duration = total_duration(in_range);
                     row.bounces = in_range.iter().filter(|s| s.is_bounce()).count() as u32;
                 }
             }
@@ -182,7 +212,8 @@ impl SummaryRows {
         }
         for id in std::mem::take(&mut self.dirty) {
             if let Some(contact) = contacts.get(id as usize) {
-                self.rows[id as usize] = Self::derive(&mut self.names, contact, range);
+                let derived = Self::derive(&mut self.names, contact, range);
+                self.set(id as usize, derived);
                 if let Some(ids) = changed.as_mut() {
                     ids.push(id);
                 }
@@ -197,7 +228,7 @@ impl SummaryRows {
         match (&mut self.created_since, changed) {
             (Some((cached, bitmap)), Some(ids)) if *cached == from => {
                 for id in ids {
-                    if self.rows[id as usize].created_at >= from {
+                    if self.cold[id as usize].created_at >= from {
                         bitmap.insert(id);
                     } else {
                         bitmap.remove(id);
@@ -205,7 +236,7 @@ impl SummaryRows {
                 }
             }
             _ => {
-                let ids = self.rows.iter().enumerate().filter(|(_, row)| row.created_at >= from).map(|(id, _)| id as u32);
+                let ids = self.cold.iter().enumerate().filter(|(_, cold)| cold.created_at >= from).map(|(id, _)| id as u32);
                 let bitmap = RoaringBitmap::from_sorted_iter(ids).expect("ids ascend");
                 self.created_since = Some((from, bitmap));
             }
@@ -349,7 +380,15 @@ impl Tally {
         self.drill_base += other.drill_base;
     }
 
-    fn count(&mut self, rows: &[Row], members: impl Iterator<Item = u32>, engaged_since: Secs, drill: &Drill, names: &Names) {
+    fn count(
+        &mut self,
+        rows: &[Row],
+        cold: &[Cold],
+        members: impl Iterator<Item = u32>,
+        engaged_since: Secs,
+        drill: &Drill,
+        names: &Names,
+    ) {
         let none_string = names.strings.len();
         let none_country = names.countries.len();
         for id in members {
@@ -363,19 +402,20 @@ impl Tally {
             self.countries[country] += 1;
             let web = &mut self.web[usize::from(row.known)];
             web.sessions += u64::from(row.sessions);
-            web.duration += row.duration;
+            web.duration += i64::from(row.duration);
             web.bounces += u64::from(row.bounces);
             web.active += u64::from(row.sessions > 0);
             if drill.country == Some(row.country) {
                 self.drill_base += 1;
-                let region = if row.region == NONE { none_string } else { row.region as usize };
+                let place = &cold[id as usize];
+                let region = if place.region == NONE { none_string } else { place.region as usize };
                 self.regions[region] += 1;
                 let in_region = match &drill.region_wanted {
                     None => true,
-                    Some(wanted) => row.region != NONE && wanted[row.region as usize],
+                    Some(wanted) => place.region != NONE && wanted[place.region as usize],
                 };
                 if in_region {
-                    self.cities[if row.city == NONE { none_string } else { row.city as usize }] += 1;
+                    self.cities[if place.city == NONE { none_string } else { place.city as usize }] += 1;
                 }
             }
         }
@@ -389,6 +429,7 @@ pub(crate) const PARALLEL_MIN_MEMBERS: u64 = 200_000;
 /// the first), cut at member ranks so that the parts are equal.
 pub(crate) fn tally(
     rows: &[Row],
+    cold: &[Cold],
     names: &Names,
     members: &RoaringBitmap,
     engaged_since: Secs,
@@ -398,7 +439,7 @@ pub(crate) fn tally(
     let parts = parts.clamp(1, 8).min(members.len().max(1) as usize);
     if parts == 1 {
         let mut total = Tally::new(names, drill);
-        total.count(rows, members.iter(), engaged_since, drill, names);
+        total.count(rows, cold, members.iter(), engaged_since, drill, names);
         return total;
     }
     // Cut points: the ids at ranks len * k / parts.
@@ -425,13 +466,13 @@ pub(crate) fn tally(
             .map(|slice| {
                 scope.spawn(move || {
                     let mut part = Tally::new(names, drill);
-                    part.count(rows, slice.iter(), engaged_since, drill, names);
+                    part.count(rows, cold, slice.iter(), engaged_since, drill, names);
                     part
                 })
             })
             .collect();
         let mut total = Tally::new(names, drill);
-        total.count(rows, slices[0].iter(), engaged_since, drill, names);
+        total.count(rows, cold, slices[0].iter(), engaged_since, drill, names);
         for handle in handles {
             total.merge(&handle.join().expect("a summary thread panicked"));
         }
@@ -445,30 +486,28 @@ mod tests {
 
     use super::*;
 
-    fn arb_row(strings: u32, countries: u16) -> impl Strategy<Value = Row> {
+    fn arb_row(strings: u32, countries: u16) -> impl Strategy<Value = (Row, Cold)> {
         (
             (0u8..6, 0u8..8, 0u8..13, any::<bool>(), any::<bool>(), any::<u8>()),
-            (prop_oneof![Just(Secs::MIN), 0i64..1000], 0u32..5, 0i64..10_000, 0u32..3),
+            (prop_oneof![Just(Secs::MIN), 0i64..1000], 0u32..5, 0u32..10_000, 0u32..3),
             (0..=strings, 0..=strings, 0..=strings, 0..=countries),
         )
             .prop_map(
                 move |((channel, source, provider, known, has_email, flags), web, (stage, region, city, country))| {
                     let (last_engaged, sessions, duration, bounces) = web;
                     let id = |v: u32| if v == strings { NONE } else { v };
-                    Row {
-                        created_at: 0,
+                    let row = Row {
                         last_engaged,
                         duration,
                         sessions,
                         bounces,
                         stage: id(stage),
-                        region: id(region),
-                        city: id(city),
                         dims: dims_key(channel, source, provider, known),
                         mail: mail_key(has_email, EmailFlags::from_bits(u16::from(flags))),
                         country: if country == countries { u16::MAX } else { country },
                         known,
-                    }
+                    };
+                    (row, Cold { created_at: 0, region: id(region), city: id(city) })
                 },
             )
     }
@@ -494,8 +533,9 @@ mod tests {
                 country: drill_country,
                 region_wanted: region.map(|r| (0..4).map(|i| i == r).collect()),
             };
-            let one = tally(&rows, &names, &members, 500, &drill, 1);
-            let many = tally(&rows, &names, &members, 500, &drill, parts);
+            let (rows, cold): (Vec<Row>, Vec<Cold>) = rows.into_iter().unzip();
+            let one = tally(&rows, &cold, &names, &members, 500, &drill, 1);
+            let many = tally(&rows, &cold, &names, &members, 500, &drill, parts);
             prop_assert_eq!(&one, &many);
             prop_assert_eq!(one.dims.iter().sum::<u64>(), members.len());
             for id in &members {

@@ -117,7 +117,7 @@ impl Workspace {
         }
         let rows = {
             let cache = self.summary_rows.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            vec_bytes(&cache.rows)
+            vec_bytes(&cache.rows) + vec_bytes(&cache.cold)
         };
         let mut parts = vec![
             ("contact structs", contacts.structs),
