@@ -295,8 +295,16 @@ impl Scenario {
         }
         for id in 0..self.segments as u32 {
             let id = SegmentId(id);
-            let engine: BTreeSet<u32> = self.engine.segment(id).expect("exists").members.iter().collect();
+            let segment = self.engine.segment(id).expect("exists");
+            let engine: BTreeSet<u32> = segment.members.iter().collect();
             prop_assert_eq!(&engine, &self.reference.members(id), "members of segment {} differ after {:?}", id.0, op);
+            if let Some(criteria) = segment.criteria() {
+                // The parallel evaluation of a whole segment, cut anywhere.
+                for parts in [2, 3] {
+                    let cut = self.engine.evaluate_all_in_parts(criteria, self.engine.today(), parts);
+                    prop_assert_eq!(&cut, &segment.members, "segment {} evaluated in {} parts", id.0, parts);
+                }
+            }
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ pub struct EvalEnv<'a> {
     pub urls: &'a Interner,
     pub event_names: &'a Interner,
     pub stages: &'a [String],
-    pub is_member: &'a dyn Fn(SegmentId, ContactId) -> bool,
+    pub is_member: &'a (dyn Fn(SegmentId, ContactId) -> bool + Sync),
 }
 
 /// A literal resolved for evaluation.

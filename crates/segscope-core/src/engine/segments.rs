@@ -144,6 +144,10 @@ impl Segment {
     }
 }
 
+/// Workspaces with at least this many contacts evaluate a whole segment
+/// (a new or edited segment, a midnight re-evaluation) on two threads.
+const PARALLEL_MIN_CONTACTS: u64 = 200_000;
+
 impl Workspace {
     pub(crate) fn create_all_contacts_segment(&mut self, now: Secs) {
         let segment = Segment {
@@ -180,9 +184,43 @@ impl Workspace {
 
     /// Evaluates criteria on every alive contact as of the local day `today`.
     pub fn evaluate_all(&self, criteria: &Criteria, today: Date) -> RoaringBitmap {
+        let parts = if self.alive.len() >= PARALLEL_MIN_CONTACTS { 2 } else { 1 };
+        self.evaluate_all_in_parts(criteria, today, parts)
+    }
+
+    /// [`Workspace::evaluate_all`] with the contacts cut into `parts` id
+    /// ranges evaluated on as many threads, for the tests to check that the
+    /// cut changes nothing.
+    #[doc(hidden)]
+    pub fn evaluate_all_in_parts(&self, criteria: &Criteria, today: Date, parts: usize) -> RoaringBitmap {
         self.with_env(today, |env| {
             let compiled = Compiled::new(criteria, env);
-            self.alive.iter().filter(|id| compiled.matches(&self.contacts[*id as usize], env)).collect()
+            let matching = |ids: &RoaringBitmap| -> RoaringBitmap {
+                ids.iter().filter(|id| compiled.matches(&self.contacts[*id as usize], env)).collect()
+            };
+            let parts = parts.clamp(1, 8) as u64;
+            if parts == 1 {
+                return matching(&self.alive);
+            }
+            let len = self.alive.len();
+            let cuts: Vec<u32> = (1..parts).filter_map(|k| self.alive.select((len * k / parts) as u32)).collect();
+            let mut slices = Vec::new();
+            let mut rest = self.alive.clone();
+            for cut in cuts {
+                let mut below = RoaringBitmap::new();
+                below.insert_range(..cut);
+                slices.push(&rest & &below);
+                rest -= below;
+            }
+            slices.push(rest);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = slices[1..].iter().map(|slice| scope.spawn(|| matching(slice))).collect();
+                let mut all = matching(&slices[0]);
+                for handle in handles {
+                    all |= handle.join().expect("an evaluation thread panicked");
+                }
+                all
+            })
         })
     }
 
