@@ -1,8 +1,9 @@
 //! Divan benches of the hot paths on a generated 20k-contact workspace
 //! (`cargo bench -p segscope-bench`): the full summary of the ≈50% segment
-//! and of a small one, a single-contact update across the 50 segments, and
-//! building a segment over every contact. The full-scale figures come from
-//! `bench/run.sh`; these are for quick before/after comparisons.
+//! and of a small one, a single-contact update across the 50 segments,
+//! building a segment over every contact, and recording a contact's web
+//! history packed against a plain sorted vector. The full-scale figures come
+//! from `bench/run.sh`; these are for quick before/after comparisons.
 
 use std::sync::OnceLock;
 
@@ -10,10 +11,12 @@ use segscope_bench::generate::{self, COHORTS, NOW};
 use segscope_bench::segments;
 use segscope_core::backend::SchemaSnapshot;
 use segscope_core::engine::{Command, ContactUpsert, Definition, Outcome, SegmentSpec, Workspace};
+use segscope_core::event::{WebHit, WebKind};
 use segscope_core::ids::{SegmentId, WorkspaceId};
-use segscope_core::model::{AttrType, Channel, Country, Settings, Value};
+use segscope_core::model::{AttrType, Channel, Country, Settings, Source, Value};
 use segscope_core::summary::{SummaryRequest, View};
 use segscope_core::time::{Granularity, TimeRange, Tz};
+use segscope_core::web_history::WebHistory;
 use segscope_ingest::csv_contacts::{CsvImportOptions, parse_contacts_csv};
 use segscope_ingest::driver::{apply_contact_import, apply_ndjson_import};
 use segscope_ingest::ndjson::{NdjsonImportOptions, parse_ndjson};
@@ -144,4 +147,40 @@ fn segment_build(bencher: divan::Bencher) {
         ws.apply(Command::CreateSegment(spec), NOW).expect("build");
         ws
     });
+}
+
+/// Thirty web hits of a typical contact (ten visits of a page view and two
+/// heartbeats), in time order.
+fn typical_hits() -> Vec<WebHit> {
+    (0..10i64)
+        .flat_map(|visit| {
+            let start = NOW - 30 * 86_400 + visit * 86_400;
+            [
+                WebHit { at: start, kind: WebKind::PageView, url: 40 + visit as u32, touch: Some(Source::Email) },
+                WebHit { at: start + 15, kind: WebKind::Heartbeat, url: 0, touch: None },
+                WebHit { at: start + 30, kind: WebKind::Heartbeat, url: 0, touch: None },
+            ]
+        })
+        .collect()
+}
+
+/// Recording a contact's web history one hit at a time: packed (what the
+/// engine keeps) ...
+#[divan::bench]
+fn web_history_packed() -> WebHistory {
+    let mut history = WebHistory::default();
+    for hit in typical_hits() {
+        history.insert(hit);
+    }
+    history
+}
+
+/// ... against the plain sorted vector it replaced (4x the memory).
+#[divan::bench]
+fn web_history_sorted_vec() -> Vec<WebHit> {
+    let mut hits = Vec::new();
+    for hit in typical_hits() {
+        segscope_core::contact::insert_sorted(&mut hits, hit);
+    }
+    hits
 }
