@@ -293,6 +293,19 @@ fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
         "restart".into(),
         json!({"open_secs": opened, "first_summary_secs": restart, "resident_bytes": resident, "budget_bytes": budget, "contacts": contacts, "sessions": sessions}),
     );
+    // After a restart (and with this binary's engine) every summary equals
+    // the one `load` served and the references are compared with.
+    let served: Json = serde_json::from_slice(&std::fs::read(data.join("segscope_summary.json"))?)?;
+    for (key, id) in [("half", half), ("small", small)] {
+        for view in [View::All, View::Known] {
+            let name = format!("{key}/{}", view.key());
+            let now = canonical::canonical(&store.summary(&ws_id, id, &request(view), NOW)?);
+            if served.get(&name) != Some(&now) {
+                bail!("summary {name} after the restart differs from the one served before it");
+            }
+        }
+    }
+    println!("summaries after the restart equal the ones served before it");
     drop(store);
 
     let started = Instant::now();
