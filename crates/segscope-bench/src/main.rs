@@ -6,8 +6,9 @@
 //!   50 segments and the automations, times the summaries through the
 //!   `Backend` and writes `DIR/segscope_summary.json` (canonical form) and
 //!   `DIR/segscope_load.json` (timings).
-//! - `measure --data DIR --store DIR`: in a fresh process, reopens the store
-//!   and serves the first summary (restart), reports resident memory, then
+//! - `measure --data DIR --store DIR`: runs `restart` in a child process
+//!   (reopens the store and serves the first summary, reports resident
+//!   memory, checks every summary against the one served before), then
 //!   decodes the snapshot to time engine-level work: summaries, single-
 //!   contact updates across the 50 segments and segment builds. Writes
 //!   `DIR/segscope_measure.json`.
@@ -42,7 +43,9 @@ const BATCH: usize = 10_000;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else { bail!("usage: segscope-bench generate|load|measure|csv-import [--key value]...") };
+    let Some(command) = args.first() else {
+        bail!("usage: segscope-bench generate|load|restart|measure|csv-import [--key value]...")
+    };
     let opt = |key: &str| -> Option<String> { args.iter().position(|a| a == key).and_then(|i| args.get(i + 1)).cloned() };
     let path = |key: &str| -> Result<PathBuf> { opt(key).map(PathBuf::from).ok_or_else(|| anyhow!("{key} DIR is required")) };
     match command.as_str() {
@@ -64,6 +67,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         "load" => load(&path("--data")?, &path("--store")?),
+        "restart" => restart(&path("--data")?, &path("--store")?),
         "measure" => measure(&path("--data")?, &path("--store")?, opt("--runs").map_or(Ok(15), |s| s.parse())?),
         "csv-import" => csv_import(opt("--rows").map_or(Ok(1_000_000), |s| s.parse())?, &path("--dir")?),
         other => bail!("unknown command `{other}`"),
@@ -263,15 +267,15 @@ fn time_summaries(ws: &Workspace, ids: &[(&str, SegmentId)], runs: usize, out: &
     Ok(())
 }
 
-fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
+/// Reopens the store and serves the first summary (the restart target),
+/// reports the resident memory and checks the summaries against the ones
+/// served before; writes `DIR/segscope_restart.json`. Run by `measure` in a
+/// child process, so that the engine-level copy `measure` decodes next is
+/// not resident at the same time.
+fn restart(data: &Path, store_dir: &Path) -> Result<()> {
     let meta = read_meta(data)?;
-    let load: Json = serde_json::from_slice(&std::fs::read(data.join("segscope_load.json"))?)?;
-    let half = SegmentId(load["segment_ids"]["half"].as_u64().unwrap_or(0) as u32);
-    let small = SegmentId(load["segment_ids"]["small"].as_u64().unwrap_or(0) as u32);
+    let (half, small) = segment_ids(data)?;
     let ws_id = workspace_id();
-    let mut results = serde_json::Map::new();
-
-    // Restart: open the store (snapshot + log replay) and serve a summary.
     let baseline = resident_bytes().unwrap_or(0);
     let started = Instant::now();
     let store = Store::open(store_dir, StoreOptions::default())?;
@@ -289,10 +293,6 @@ fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
         resident as f64 / budget as f64,
         budget as f64 / 1048576.0
     );
-    results.insert(
-        "restart".into(),
-        json!({"open_secs": opened, "first_summary_secs": restart, "resident_bytes": resident, "budget_bytes": budget, "contacts": contacts, "sessions": sessions}),
-    );
     // After a restart (and with this binary's engine) every summary equals
     // the one `load` served and the references are compared with.
     let served: Json = serde_json::from_slice(&std::fs::read(data.join("segscope_summary.json"))?)?;
@@ -306,11 +306,48 @@ fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
         }
     }
     println!("summaries after the restart equal the ones served before it");
-    drop(store);
+    let out = json!({"open_secs": opened, "first_summary_secs": restart, "resident_bytes": resident, "budget_bytes": budget, "contacts": contacts, "sessions": sessions});
+    std::fs::write(data.join("segscope_restart.json"), serde_json::to_vec_pretty(&out)?)?;
+    Ok(())
+}
+
+fn segment_ids(data: &Path) -> Result<(SegmentId, SegmentId)> {
+    let load: Json = serde_json::from_slice(&std::fs::read(data.join("segscope_load.json"))?)?;
+    let id = |key: &str| SegmentId(load["segment_ids"][key].as_u64().unwrap_or(0) as u32);
+    Ok((id("half"), id("small")))
+}
+
+fn measure(data: &Path, store_dir: &Path, runs: usize) -> Result<()> {
+    let (half, small) = segment_ids(data)?;
+    let mut results = serde_json::Map::new();
+
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("restart")
+        .arg("--data")
+        .arg(data)
+        .arg("--store")
+        .arg(store_dir)
+        .status()
+        .context("running `segscope-bench restart`")?;
+    if !status.success() {
+        bail!("`segscope-bench restart` failed ({status})");
+    }
+    let restarted: Json = serde_json::from_slice(&std::fs::read(data.join("segscope_restart.json"))?)?;
+    let contacts = restarted["contacts"].as_u64().unwrap_or(1);
+    let resident = restarted["resident_bytes"].as_u64().unwrap_or(0);
+    results.insert("restart".into(), restarted);
 
     let started = Instant::now();
     let mut ws = snapshot::read_newest(store_dir, WORKSPACE)?;
     println!("snapshot decoded in {:.2} s", started.elapsed().as_secs_f64());
+    // For a profiler to attach to: SEGSCOPE_BENCH_PROFILE=N repeats the
+    // ≈50% summary N more times first.
+    if let Some(n) = std::env::var("SEGSCOPE_BENCH_PROFILE").ok().and_then(|n| n.parse::<usize>().ok()) {
+        eprintln!("profiling: {n} summaries of the ≈50% segment (pid {})", std::process::id());
+        for _ in 0..n {
+            std::hint::black_box(ws.summary(half, &request(View::All), NOW)?);
+        }
+    }
     let mut summaries = serde_json::Map::new();
     time_summaries(&ws, &[("half", half), ("small", small)], runs, &mut summaries)?;
     results.insert("summary_engine".into(), Json::Object(summaries));

@@ -19,7 +19,7 @@ use crate::ids::SegmentId;
 use crate::model::{Automation, AutomationKind, Channel, Country, Source};
 use crate::subscription::{EmailFlags, Reachability, SubscriptionStatus, reachability, subscription_status};
 use crate::summary_rows::{Cold, Drill, PARALLEL_MIN_MEMBERS, dims_of, mail_of, tally};
-use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, bucket_of, buckets};
+use crate::time::{Bucket, Granularity, Secs, TimeRange, Tz, buckets};
 
 /// Which contacts of the segment a summary covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -394,55 +394,61 @@ impl Workspace {
             crate::summary::View::Known => self.known.contains(contact),
             crate::summary::View::Anonymous => !self.known.contains(contact),
         };
-        // Every change at or after the range start: (time, +1 / -1).
-        let mut changes: Vec<(Secs, i64)> = Vec::new();
+        // Every change at or after the range start, +1 or -1, counted into
+        // the buckets as it is found (no sort: a large segment has hundreds
+        // of thousands). `after[k]` is the net change of the changes that
+        // come after exactly the first k bucket ends, so the total at the end
+        // of bucket i is the current count minus `after[i + 1..]`.
+        let n = buckets.len();
+        let mut added = vec![0u64; n];
+        let mut removed = vec![0u64; n];
+        let mut after = vec![0i64; n + 1];
+        let mut net_since_start = 0i64;
+        let mut count = |at: Secs, delta: i64| {
+            let k = buckets.partition_point(|bucket| bucket.end <= at);
+            after[k] += delta;
+            net_since_start += delta;
+            // Buckets are contiguous: the one holding `at` is the first that
+            // ends after it, if `at` is not before it.
+            if k < n && at >= buckets[k].start {
+                if delta > 0 {
+                    added[k] += 1;
+                } else {
+                    removed[k] += 1;
+                }
+            }
+        };
         // Back-filled members created in the range, without reading the
         // creation time of the others.
         let created = self.view_bitmap(&(&segment.log.backfill & created_since), request.view);
-        for contact in &created {
-            changes.push((cold[contact as usize].created_at, 1));
-        }
+        created.iter().for_each(|contact| count(cold[contact as usize].created_at, 1));
         let entries = segment.log.current_entries();
         let first = entries.partition_point(|e| e.at < range.from);
         for entry in &entries[first..] {
             if in_view(entry.contact.0) {
-                changes.push((entry.at, if entry.entered { 1 } else { -1 }));
+                count(entry.at, if entry.entered { 1 } else { -1 });
             }
         }
-        changes.sort_unstable();
-        // suffix[i] = net change of changes[i..].
-        let mut suffix = vec![0i64; changes.len() + 1];
-        for i in (0..changes.len()).rev() {
-            suffix[i] = suffix[i + 1] + changes[i].1;
+        let total = |net_after: i64| -> u64 { (current as i64 - net_after).max(0) as u64 };
+        let mut net_after = 0i64;
+        let mut totals = vec![0u64; n];
+        for i in (0..n).rev() {
+            net_after += after[i + 1];
+            totals[i] = total(net_after);
         }
-        let total_at = |at: Secs| -> u64 {
-            let first_after = changes.partition_point(|(t, _)| *t < at);
-            (current as i64 - suffix[first_after]).max(0) as u64
-        };
-        let mut points: Vec<GrowthPoint> = buckets
+        let points: Vec<GrowthPoint> = buckets
             .iter()
-            .map(|b| GrowthPoint {
+            .enumerate()
+            .map(|(i, b)| GrowthPoint {
                 period_start: b.period_start,
                 start: b.start,
                 end: b.end,
-                added: 0,
-                removed: 0,
-                net: 0,
-                total: total_at(b.end),
+                added: added[i],
+                removed: removed[i],
+                net: added[i] as i64 - removed[i] as i64,
+                total: totals[i],
             })
             .collect();
-        for (at, delta) in &changes {
-            if let Some(i) = bucket_of(&buckets, *at) {
-                if *delta > 0 {
-                    points[i].added += 1;
-                } else {
-                    points[i].removed += 1;
-                }
-            }
-        }
-        for point in &mut points {
-            point.net = point.added as i64 - point.removed as i64;
-        }
         let added = points.iter().map(|p| p.added).sum();
         let removed = points.iter().map(|p| p.removed).sum();
         Ok(Growth {
@@ -450,7 +456,7 @@ impl Workspace {
             added,
             removed,
             net: added as i64 - removed as i64,
-            total_at_start: total_at(range.from),
+            total_at_start: total(net_since_start),
             total_at_end: points.last().map_or(current, |p| p.total),
             points,
         })
