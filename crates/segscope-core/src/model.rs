@@ -47,8 +47,7 @@ macro_rules! keyed_enum {
 
             /// Parses a key or a label, ignoring case, spaces, `-` and `_`.
             pub fn parse(raw: &str) -> Option<$name> {
-                let wanted = squash(raw);
-                $name::ALL.iter().copied().find(|v| squash(v.key()) == wanted || squash(v.label()) == wanted)
+                $name::ALL.iter().copied().find(|v| squash_eq(v.key(), raw) || squash_eq(v.label(), raw))
             }
 
             pub fn index(self) -> usize {
@@ -67,7 +66,17 @@ macro_rules! keyed_enum {
 /// Lower-cases and drops everything but letters and digits, for forgiving
 /// matching of enum names typed by people ("Organic search", "organic_search").
 pub fn squash(raw: &str) -> String {
-    raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    squashed(raw).collect()
+}
+
+/// `squash(a) == squash(b)` without building either string: enum names and
+/// stages are matched once per imported value.
+pub fn squash_eq(a: &str, b: &str) -> bool {
+    squashed(a).eq(squashed(b))
+}
+
+fn squashed(raw: &str) -> impl Iterator<Item = char> + '_ {
+    raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase)
 }
 
 keyed_enum!(
@@ -519,8 +528,10 @@ impl Settings {
 
     /// The configured stage matching `raw` (ignoring case and punctuation).
     pub fn find_stage(&self, raw: &str) -> Option<&str> {
-        let wanted = squash(raw);
-        self.stages.iter().find(|stage| squash(stage) == wanted).map(String::as_str)
+        // Stages are distinct once squashed (`validate`), so the exact
+        // spelling, the common case of an import, is the same answer.
+        let exact = self.stages.iter().find(|stage| stage.as_str() == raw);
+        exact.or_else(|| self.stages.iter().find(|stage| squash_eq(stage, raw))).map(String::as_str)
     }
 }
 
@@ -602,6 +613,18 @@ pub fn check_name(what: &str, name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn squash_eq_is_equality_of_the_squashed_strings(
+            a in "[ a-zA-Z0-9_\\-ÉéßİıΣσς]{0,12}",
+            b in "[ a-zA-Z0-9_\\-ÉéßİıΣσς]{0,12}",
+        ) {
+            proptest::prop_assert_eq!(squash_eq(&a, &b), squash(&a) == squash(&b));
+            proptest::prop_assert!(squash_eq(&a, &a));
+            proptest::prop_assert!(squash_eq(&a.to_uppercase(), &a.to_lowercase()) == (squash(&a.to_uppercase()) == squash(&a.to_lowercase())));
+        }
+    }
 
     #[test]
     fn first_touch_classification() {
