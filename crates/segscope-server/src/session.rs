@@ -165,12 +165,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Refuses a request whose `Origin` is another site. Browsers send
 /// `Origin` on every cross-site POST/PATCH/DELETE; a same-site request
-/// either matches `Host` or carries no `Origin`.
+/// either carries no `Origin` or exactly `http://` or `https://` and the
+/// `Host`: no other scheme (an extension's, `file:`), no path, no other port.
+/// When the request came over HTTPS (`X-Forwarded-Proto: https` from the TLS
+/// proxy), an `http://` origin is a page served in the clear, which anyone
+/// on the network could have written, and is refused too.
 pub fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
-    if origin == "null" || origin_host != host {
+    let over_https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    let same = match origin.split_once("://") {
+        Some(("https", rest)) => rest == host,
+        Some(("http", rest)) => rest == host && !over_https,
+        _ => false,
+    };
+    if host.is_empty() || !same {
         return Err(ApiError::forbidden("cross-site request refused: the dashboard only accepts requests from its own origin"));
     }
     Ok(())

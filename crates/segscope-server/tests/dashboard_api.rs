@@ -352,15 +352,24 @@ async fn session_sign_in_cookie_csrf_origin_and_sign_out() {
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     }
     assert!(!segment_names(&h).await.contains(&"Germans".to_owned()), "a refused request changed nothing");
-    // A foreign Origin is refused even with the right token.
-    for origin in ["https://evil.example", "null", "http://localhost:8081"] {
-        let (status, body) = req(Method::POST, format!("{WS}/segments"))
-            .signed(&session)
-            .header("host", "localhost:8080")
-            .header("origin", origin)
-            .json(segment.clone())
-            .send(&h)
-            .await;
+    // A foreign Origin is refused even with the right token: another host,
+    // port or scheme, a path after the host, and a page served in the clear
+    // when the dashboard is behind HTTPS.
+    let foreign = [
+        ("https://evil.example", None),
+        ("null", None),
+        ("http://localhost:8081", None),
+        ("chrome-extension://localhost:8080", None),
+        ("http://localhost:8080/", None),
+        ("http://localhost:8080.evil.example", None),
+        ("http://localhost:8080", Some("https")),
+    ];
+    for (origin, forwarded_proto) in foreign {
+        let mut request = req(Method::POST, format!("{WS}/segments")).signed(&session).header("host", "localhost:8080");
+        if let Some(proto) = forwarded_proto {
+            request = request.header("x-forwarded-proto", proto);
+        }
+        let (status, body) = request.header("origin", origin).json(segment.clone()).send(&h).await;
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     }
     assert!(!segment_names(&h).await.contains(&"Germans".to_owned()));
@@ -373,6 +382,16 @@ async fn session_sign_in_cookie_csrf_origin_and_sign_out() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body:#}");
     assert!(segment_names(&h).await.contains(&"Germans".to_owned()));
+    // Behind a TLS proxy the browser's origin is https.
+    let (status, body) = req(Method::POST, format!("{WS}/segments"))
+        .signed(&session)
+        .header("host", "localhost:8080")
+        .header("x-forwarded-proto", "https")
+        .header("origin", "https://localhost:8080")
+        .json(json!({ "name": "Germans behind TLS", "criteria_text": "country = \"DE\"" }))
+        .send(&h)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
 
     // A cookie the server never issued is no session.
     let forged =
