@@ -433,8 +433,16 @@ pub fn check_attribute_name(name: &str) -> Result<()> {
 }
 
 /// Turns a column header such as "Signup Date" into an attribute name such
-/// as `signup_date`.
+/// as `signup_date`; letters outside ASCII are transliterated first
+/// ("Catégorie" → `categorie`, "Город" → `gorod`).
 pub fn attribute_name_from_header(header: &str) -> String {
+    legacy_attribute_name_from_header(&deunicode::deunicode(header))
+}
+
+/// The name earlier versions gave a header, each run of characters other
+/// than ASCII letters and digits becoming `_` ("Catégorie" → `cat_gorie`):
+/// an import keeps using it where a workspace already has that attribute.
+pub fn legacy_attribute_name_from_header(header: &str) -> String {
     let mut name = String::new();
     for c in header.trim().chars() {
         if c.is_ascii_alphanumeric() {
@@ -658,6 +666,10 @@ mod tests {
         assert_eq!(attribute_name_from_header("Signup Date"), "signup_date");
         assert_eq!(attribute_name_from_header("  Plan (tier) "), "plan_tier");
         assert_eq!(attribute_name_from_header("2nd phone"), "c_2nd_phone");
+        assert_eq!(attribute_name_from_header("Catégorie client"), "categorie_client");
+        assert_eq!(attribute_name_from_header("Straße"), "strasse");
+        assert_eq!(attribute_name_from_header("Город"), "gorod");
+        assert_eq!(legacy_attribute_name_from_header("Catégorie client"), "cat_gorie_client");
         assert!(check_attribute_name("signup_date").is_ok());
         assert!(check_attribute_name("Signup").is_err());
     }

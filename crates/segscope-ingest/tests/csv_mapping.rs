@@ -320,3 +320,55 @@ fn ragged_records_and_external_ids() {
     );
     assert_eq!(workspace.contact_count(), 3);
 }
+
+#[test]
+fn french_german_and_spanish_headers() {
+    check_mapping(
+        "Adresse e-mail,Prénom,Nom,Téléphone,Ville,Pays,Région,Catégorie client",
+        &options(),
+        &[
+            "Adresse e-mail → email (recognized)",
+            "Prénom → first_name (recognized)",
+            "Nom → last_name (recognized)",
+            "Téléphone → phone (recognized)",
+            "Ville → city (recognized)",
+            "Pays → country (recognized)",
+            "Région → region (recognized)",
+            "Catégorie client → categorie_client (custom string attribute, text by default)",
+        ],
+    );
+    check_mapping(
+        "E-Mail-Adresse,Vorname,Nachname,Stadt,Straße",
+        &options(),
+        &[
+            "E-Mail-Adresse → email (recognized)",
+            "Vorname → first_name (recognized)",
+            "Nachname → last_name (recognized)",
+            "Stadt → city (recognized)",
+            "Straße → strasse (custom string attribute, text by default)",
+        ],
+    );
+    check_mapping(
+        "Correo electrónico,Nombre,Apellidos,Ciudad,País",
+        &options(),
+        &[
+            "Correo electrónico → email (recognized)",
+            "Nombre → first_name (recognized)",
+            "Apellidos → last_name (recognized)",
+            "Ciudad → city (recognized)",
+            "País → country (recognized)",
+        ],
+    );
+}
+
+#[test]
+fn a_workspace_keeps_the_attribute_name_an_earlier_import_gave_an_accented_header() {
+    // Earlier versions turned "Catégorie client" into `cat_gorie_client`.
+    let mut schema = SchemaSnapshot::default();
+    schema.attributes.insert("cat_gorie_client".to_owned(), AttrType::Text);
+    let mapping = map_header_row(&["Email", "Catégorie client"], &options(), &schema).unwrap();
+    assert_eq!(
+        mapping.columns[1].to_string(),
+        "Catégorie client → cat_gorie_client (custom string attribute, type declared in the workspace)"
+    );
+}

@@ -28,7 +28,9 @@ use std::fmt;
 
 use segscope_core::backend::SchemaSnapshot;
 use segscope_core::criteria::BuiltinField;
-use segscope_core::model::{AttrType, attribute_name_from_header, check_attribute_name, squash};
+use segscope_core::model::{
+    AttrType, attribute_name_from_header, check_attribute_name, legacy_attribute_name_from_header, squash,
+};
 
 use crate::csv_contacts::CsvImportError;
 
@@ -275,6 +277,43 @@ const ALIASES: &[(&str, AliasTarget)] = &[
     ("originalsource", AliasTarget::Field(ContactField::FirstTouchSource)),
     ("originaltrafficsource", AliasTarget::Field(ContactField::FirstTouchSource)),
     ("firsttouchsource", AliasTarget::Field(ContactField::FirstTouchSource)),
+    // French, German, Spanish, Italian and Portuguese exports (accents are
+    // transliterated before matching: "Prénom" is `prenom`).
+    ("courriel", AliasTarget::Email),
+    ("adresseemail", AliasTarget::Email),
+    ("adressemail", AliasTarget::Email),
+    ("adresseelectronique", AliasTarget::Email),
+    ("emailadresse", AliasTarget::Email),
+    ("correo", AliasTarget::Email),
+    ("correoelectronico", AliasTarget::Email),
+    ("prenom", AliasTarget::Field(ContactField::FirstName)),
+    ("vorname", AliasTarget::Field(ContactField::FirstName)),
+    ("nombre", AliasTarget::Field(ContactField::FirstName)),
+    ("nome", AliasTarget::Field(ContactField::FirstName)),
+    ("nom", AliasTarget::Field(ContactField::LastName)),
+    ("nomdefamille", AliasTarget::Field(ContactField::LastName)),
+    ("nachname", AliasTarget::Field(ContactField::LastName)),
+    ("familienname", AliasTarget::Field(ContactField::LastName)),
+    ("apellido", AliasTarget::Field(ContactField::LastName)),
+    ("apellidos", AliasTarget::Field(ContactField::LastName)),
+    ("cognome", AliasTarget::Field(ContactField::LastName)),
+    ("sobrenome", AliasTarget::Field(ContactField::LastName)),
+    ("telefon", AliasTarget::Field(ContactField::Phone)),
+    ("telefono", AliasTarget::Field(ContactField::Phone)),
+    ("telefone", AliasTarget::Field(ContactField::Phone)),
+    ("pays", AliasTarget::Field(ContactField::Country)),
+    ("land", AliasTarget::Field(ContactField::Country)),
+    ("pais", AliasTarget::Field(ContactField::Country)),
+    ("paese", AliasTarget::Field(ContactField::Country)),
+    ("bundesland", AliasTarget::Field(ContactField::Region)),
+    ("provincia", AliasTarget::Field(ContactField::Region)),
+    ("regione", AliasTarget::Field(ContactField::Region)),
+    ("ville", AliasTarget::Field(ContactField::City)),
+    ("stadt", AliasTarget::Field(ContactField::City)),
+    ("ort", AliasTarget::Field(ContactField::City)),
+    ("ciudad", AliasTarget::Field(ContactField::City)),
+    ("citta", AliasTarget::Field(ContactField::City)),
+    ("cidade", AliasTarget::Field(ContactField::City)),
     ("ip", AliasTarget::IgnoredIp),
     ("ipaddress", AliasTarget::IgnoredIp),
     ("optinip", AliasTarget::IgnoredIp),
@@ -291,7 +330,7 @@ enum AliasTarget {
 }
 
 fn alias_for(header: &str) -> Option<AliasTarget> {
-    let key = squash(header);
+    let key = squash(&deunicode::deunicode(header));
     ALIASES.iter().find(|(alias, _)| *alias == key).map(|(_, target)| *target)
 }
 
@@ -341,9 +380,12 @@ fn parse_requested_target(raw: &str) -> Result<PlainTarget, String> {
 }
 
 /// The attribute name for an unrecognized header; headers without letters
-/// or digits fall back to `column_N`.
-fn default_attribute_name(header: &str, index: usize) -> String {
-    let mut name = attribute_name_from_header(header);
+/// or digits fall back to `column_N`. A workspace that already has the
+/// attribute under the name earlier versions gave the header keeps it.
+fn default_attribute_name(header: &str, index: usize, schema: &SchemaSnapshot) -> String {
+    let legacy = legacy_attribute_name_from_header(header);
+    let new = attribute_name_from_header(header);
+    let mut name = if schema.attributes.contains_key(&legacy) && !schema.attributes.contains_key(&new) { legacy } else { new };
     if name.len() > 64 {
         name.truncate(64);
         name = name.trim_end_matches('_').to_owned();
@@ -426,7 +468,7 @@ pub(crate) fn map_columns(
             Some(AliasTarget::Field(field)) => (PlainTarget::Field(field), MappingOrigin::Alias),
             Some(AliasTarget::IgnoredIp) => (PlainTarget::Ignored(IgnoreReason::IpAddress), MappingOrigin::Default),
             None => {
-                let name = default_attribute_name(header, index);
+                let name = default_attribute_name(header, index, schema);
                 if BuiltinField::parse(&name).is_some() {
                     (PlainTarget::Ignored(IgnoreReason::ComputedField), MappingOrigin::Default)
                 } else {
@@ -543,5 +585,20 @@ fn plain_name(target: &PlainTarget) -> String {
         PlainTarget::Field(field) => field.core_name().to_owned(),
         PlainTarget::Attribute(name) => name.clone(),
         PlainTarget::Ignored(_) => "nothing (ignored)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_squashed_ascii_and_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (alias, _) in ALIASES {
+            assert_eq!(squash(alias), *alias, "`{alias}` is not in squashed form");
+            assert!(alias.is_ascii(), "`{alias}` is matched after transliteration, so it must be ASCII");
+            assert!(seen.insert(*alias), "`{alias}` is listed twice");
+        }
     }
 }
