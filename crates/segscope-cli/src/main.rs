@@ -36,7 +36,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the HTTP API and dashboard on the data directory, with the tracking snippet
     /// (`/t.js`, `/collect/<ws>`) and ESP webhooks (`/webhooks/<provider>/<ws>`, signing keys
-    /// from `<data>/webhook-keys.json`). Env: SEGSCOPE_GEOIP (an .mmdb for collect hits),
+    /// from `<data>/webhook-keys.json`). Env: SEGSCOPE_GEOIP (an .mmdb or .mmdb.gz for collect hits),
     /// SEGSCOPE_TRUSTED_PROXIES (whose X-Forwarded-For is believed), SEGSCOPE_LOG.
     Serve(ServeArgs),
     /// Import contacts (CSV) or contacts and events (NDJSON).
@@ -127,7 +127,7 @@ pub struct LogArgs {
     /// The site's origin, put before each path, e.g. `https://www.example.com`.
     #[arg(long)]
     pub site: Option<String>,
-    /// A MaxMind-format .mmdb database for IP → country / region / city (raw IPs are never stored).
+    /// A MaxMind-format .mmdb database (or .mmdb.gz) for IP → country / region / city (raw IPs are never stored).
     #[arg(long, env = "SEGSCOPE_GEOIP")]
     pub geoip: Option<PathBuf>,
     /// Name of the visitor cookie, when the log has a cookie column after the user agent.

@@ -26,15 +26,26 @@ use serde::Deserialize;
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoIpError {
-    #[error("cannot open the GeoIP database {path}: {source}")]
-    Open {
+    #[error("cannot read the GeoIP database {path}: {source}")]
+    Read {
         path: PathBuf,
         #[source]
-        source: maxminddb::MaxMindDbError,
+        source: std::io::Error,
     },
-    #[error("the GeoIP database is not a valid MaxMind DB file: {0}")]
+    #[error("{path} is a directory: give the .mmdb file in it (e.g. {path}/GeoLite2-City.mmdb)")]
+    Directory { path: PathBuf },
+    #[error("{path} is a tar archive (MaxMind's download): extract the .mmdb file from it first (tar xzf …) and give that file")]
+    TarArchive { path: PathBuf },
+    #[error("{path} unpacks to more than {} MiB: that is not a GeoIP database", MAX_UNPACKED_BYTES >> 20)]
+    TooLarge { path: PathBuf },
+    #[error(
+        "the GeoIP database is not a valid MaxMind DB file: {0}; give a MaxMind-format .mmdb file (GeoLite2-City.mmdb, DB-IP, ip-location-db), plain or gzip-compressed"
+    )]
     Invalid(#[source] maxminddb::MaxMindDbError),
 }
+
+/// The largest gzip-compressed database unpacked (GeoIP2-City is ~130 MiB).
+const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 
 /// An opened `.mmdb` database, read into memory once; lookups are lock-free
 /// and can run from many threads.
@@ -83,12 +94,32 @@ impl Place<'_> {
 }
 
 impl GeoIp {
-    /// Opens the database at `path` and checks that it can be read.
+    /// Opens the database at `path` (an `.mmdb`, or one compressed with
+    /// gzip as `.mmdb.gz`) and checks that it can be read.
     pub fn open(path: impl AsRef<Path>) -> Result<GeoIp, GeoIpError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let reader =
-            maxminddb::Reader::open_readfile(path).map_err(|source| GeoIpError::Open { path: path.to_owned(), source })?;
-        Ok(GeoIp { reader })
+        if path.is_dir() {
+            return Err(GeoIpError::Directory { path: path.to_owned() });
+        }
+        let read_error = |source| GeoIpError::Read { path: path.to_owned(), source };
+        let mut bytes = std::fs::read(path).map_err(read_error)?;
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut unpacked = Vec::new();
+            flate2::read::MultiGzDecoder::new(bytes.as_slice())
+                .take(MAX_UNPACKED_BYTES + 1)
+                .read_to_end(&mut unpacked)
+                .map_err(read_error)?;
+            if unpacked.len() as u64 > MAX_UNPACKED_BYTES {
+                return Err(GeoIpError::TooLarge { path: path.to_owned() });
+            }
+            bytes = unpacked;
+        }
+        // A POSIX tar header has `ustar` at offset 257.
+        if bytes.get(257..262) == Some(b"ustar") {
+            return Err(GeoIpError::TarArchive { path: path.to_owned() });
+        }
+        GeoIp::from_bytes(bytes)
     }
 
     /// Reads a database from its bytes.

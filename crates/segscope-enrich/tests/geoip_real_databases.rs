@@ -166,3 +166,34 @@ fn geolite2_city_2018_answers_cities() {
     );
     assert!(common::percent(with_country, sample.len()) >= 95.0);
 }
+
+#[test]
+fn a_gzip_compressed_database_opens_as_it_is() {
+    let packed = GeoIp::open(common::data_folder("geolite2-city-2018").join("GeoLite2-City.mmdb.gz")).unwrap();
+    let unpacked = GeoIp::open(geolite2_city()).unwrap();
+    assert_eq!(packed.database_type(), "GeoLite2-City");
+    for ip in ["8.8.8.8", "195.154.46.135", "2001:218::1"] {
+        assert_eq!(packed.lookup_str(ip), unpacked.lookup_str(ip), "{ip}");
+    }
+}
+
+#[test]
+fn what_is_not_a_database_gets_an_error_that_says_what_to_give() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("geoip-not-a-database");
+    std::fs::create_dir_all(&dir).unwrap();
+    let message = |path: &std::path::Path| GeoIp::open(path).err().map(|e| e.to_string()).unwrap_or_default();
+
+    assert!(message(&dir).contains("is a directory: give the .mmdb file in it"), "{}", message(&dir));
+    // MaxMind's download is a .tar.gz holding the .mmdb; a tar header has `ustar` at byte 257.
+    let mut tar = vec![0u8; 1024];
+    tar[257..262].copy_from_slice(b"ustar");
+    let tar_path = dir.join("GeoLite2-City_20240101.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    assert!(message(&tar_path).contains("is a tar archive (MaxMind's download): extract the .mmdb"), "{}", message(&tar_path));
+    let garbage = dir.join("notes.mmdb");
+    std::fs::write(&garbage, b"not a database").unwrap();
+    assert!(message(&garbage).contains("not a valid MaxMind DB file"), "{}", message(&garbage));
+    assert!(message(&garbage).contains("plain or gzip-compressed"), "{}", message(&garbage));
+    let missing = dir.join("missing.mmdb");
+    assert!(message(&missing).starts_with("cannot read the GeoIP database"), "{}", message(&missing));
+}
