@@ -133,6 +133,9 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        return Err(usage(format!("{} is a directory: give a file", path.display())));
+    }
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
@@ -162,7 +165,11 @@ fn import_contacts(cli: &Cli, args: &CsvArgs) -> Result<()> {
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     println!("{}", describe_mapping(&parsed));
     if args.dry_run {
-        println!("dry run: {} valid rows, {} problems; nothing was changed", parsed.rows.len(), parsed.problems.len());
+        println!(
+            "dry run: {}, {}; nothing was changed",
+            output::counted(parsed.rows.len(), "valid row", "valid rows"),
+            output::counted(parsed.problems.len(), "problem", "problems")
+        );
         for problem in &parsed.problems {
             println!("  {problem}");
         }
@@ -183,12 +190,12 @@ fn import_contacts(cli: &Cli, args: &CsvArgs) -> Result<()> {
     bar.finish_and_clear();
     let report = result.map_err(|e| usage(format!("{e}")))?;
     println!(
-        "imported {}: {} created, {} updated, {} skipped ({} records)",
+        "imported {}: {} created, {} updated, {} skipped ({})",
         args.file.display(),
         output::count(report.created as u64),
         output::count(report.updated as u64),
         output::count(report.skipped as u64),
-        output::count(report.n_records as u64)
+        output::counted(report.n_records, "record", "records")
     );
     for note in &report.notes {
         println!("  note: {note}");
@@ -225,7 +232,11 @@ fn import_events(cli: &Cli, args: &NdjsonArgs) -> Result<()> {
     let parsed = segscope_ingest::parse_ndjson(&bytes, &segscope_ingest::NdjsonImportOptions::default())
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     if args.dry_run {
-        println!("dry run: {} valid lines, {} problems; nothing was changed", parsed.items.len(), parsed.problems.len());
+        println!(
+            "dry run: {}, {}; nothing was changed",
+            output::counted(parsed.items.len(), "valid line", "valid lines"),
+            output::counted(parsed.problems.len(), "problem", "problems")
+        );
         for problem in &parsed.problems {
             println!("  {problem}");
         }
@@ -248,16 +259,16 @@ fn import_events(cli: &Cli, args: &NdjsonArgs) -> Result<()> {
 
 fn print_event_report(file: &Path, report: &segscope_ingest::NdjsonImportReport) {
     println!(
-        "imported {}: {} events, {} contacts created, {} updated, {} created by events, {} merges, {} bot hits, {} error hits, {} lines skipped",
+        "imported {}: {}, {} created, {} updated, {} created by events, {}, {}, {}, {} skipped",
         file.display(),
-        output::count(report.events_accepted as u64),
-        output::count(report.contacts_created as u64),
+        output::counted(report.events_accepted, "event", "events"),
+        output::counted(report.contacts_created, "contact", "contacts"),
         output::count(report.contacts_updated as u64),
         output::count(report.contacts_created_by_events as u64),
-        output::count(report.merges as u64),
-        output::count(report.bot_hits as u64),
-        output::count(report.error_hits as u64),
-        output::count(report.skipped as u64)
+        output::counted(report.merges, "merge", "merges"),
+        output::counted(report.bot_hits, "bot hit", "bot hits"),
+        output::counted(report.error_hits, "error hit", "error hits"),
+        output::counted(report.skipped, "line", "lines")
     );
     for problem in &report.problems {
         println!("  {problem}");
@@ -371,15 +382,21 @@ fn import_webhooks(cli: &Cli, args: &WebhookArgs) -> Result<()> {
         *kinds.entry(kind).or_default() += 1;
     }
     println!(
-        "read {} bodies: {} events{}",
-        output::count(dump.n_lines as u64),
-        output::count(dump.events.len() as u64),
+        "read {}: {}{}",
+        output::counted(dump.n_lines, "body", "bodies"),
+        output::counted(dump.events.len(), "event", "events"),
         breakdown(&kinds)
     );
     apply_event_import(cli, &args.file, dump.into_event_import(), args.dry_run)
 }
 
 fn import_bounces(cli: &Cli, args: &BounceArgs) -> Result<()> {
+    if args.file.is_dir() {
+        let dir = args.file.display();
+        return Err(usage(format!(
+            "{dir} is a directory: give one .eml file or an mbox mailbox. To import a folder of messages, import each file: for f in {dir}/*; do segscope import bounces \"$f\"; done (in a Maildir the messages are in cur/ and new/)"
+        )));
+    }
     let bytes = read_file(&args.file)?;
     let mailbox = segscope_ingest::bounce_mail::parse_bounce_mailbox(&bytes, &segscope_ingest::InputLimits::default())
         .with_context(|| format!("cannot import {}", args.file.display()))?;
@@ -400,9 +417,9 @@ fn import_bounces(cli: &Cli, args: &BounceArgs) -> Result<()> {
         }
     }
     println!(
-        "read {} messages: {} recipients{}",
-        output::count(mailbox.n_messages as u64),
-        output::count(classes.values().sum::<usize>() as u64),
+        "read {}: {}{}",
+        output::counted(mailbox.n_messages, "message", "messages"),
+        output::counted(classes.values().sum::<usize>(), "recipient", "recipients"),
         breakdown(&classes)
     );
     apply_event_import(cli, &args.file, mailbox.into_event_import(Some(now())), args.dry_run)
@@ -433,7 +450,7 @@ fn apply_event_import(cli: &Cli, file: &Path, import: segscope_ingest::NdjsonImp
         for problem in &import.problems {
             println!("  {problem}");
         }
-        println!("dry run: {} events to record; nothing was changed", import.items.len());
+        println!("dry run: {} to record; nothing was changed", output::counted(import.items.len(), "event", "events"));
         return Ok(());
     }
     let now = now();
@@ -537,10 +554,10 @@ fn segment(cli: &Cli, action: &SegmentCommand) -> Result<()> {
             };
             let info = store.segment(&workspace, id, now).map_err(core)?;
             println!(
-                "created segment {} \"{}\": {} members ({} known, {} anonymous)",
+                "created segment {} \"{}\": {} ({} known, {} anonymous)",
                 id,
                 info.name,
-                output::count(info.total),
+                output::counted(info.total as usize, "member", "members"),
                 output::count(info.known),
                 output::count(info.anonymous)
             );
@@ -562,7 +579,7 @@ fn segment(cli: &Cli, action: &SegmentCommand) -> Result<()> {
             };
             store.apply(&workspace, CoreCommand::UpdateSegment { id, spec }, now).map_err(core)?;
             let info = store.segment(&workspace, id, now).map_err(core)?;
-            println!("updated segment {} \"{}\": {} members", id, info.name, output::count(info.total));
+            println!("updated segment {} \"{}\": {}", id, info.name, output::counted(info.total as usize, "member", "members"));
         }
         SegmentCommand::Delete { segment } => {
             let id = segment_id(&store, &workspace, segment)?;
@@ -575,8 +592,8 @@ fn segment(cli: &Cli, action: &SegmentCommand) -> Result<()> {
             let test = store.test_criteria(&workspace, &criteria, now).map_err(core)?;
             println!("criteria: {}", schema.print(&criteria));
             println!(
-                "matches {} contacts: {} known, {} anonymous",
-                output::count(test.total),
+                "matches {}: {} known, {} anonymous",
+                output::counted(test.total as usize, "contact", "contacts"),
                 output::count(test.known),
                 output::count(test.anonymous)
             );

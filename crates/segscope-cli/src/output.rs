@@ -21,6 +21,11 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `1 contact`, `2 contacts`, `1,234 contacts`: a count and its noun.
+pub fn counted(n: usize, singular: &str, plural: &str) -> String {
+    format!("{} {}", count(n as u64), if n == 1 { singular } else { plural })
+}
+
 pub fn signed(n: i64) -> String {
     if n < 0 { format!("-{}", count(n.unsigned_abs())) } else { format!("+{}", count(n as u64)) }
 }
@@ -246,6 +251,13 @@ pub fn segment_table(segments: &[SegmentInfo]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_noun_they_need() {
+        assert_eq!(counted(0, "contact", "contacts"), "0 contacts");
+        assert_eq!(counted(1, "contact", "contacts"), "1 contact");
+        assert_eq!(counted(1_234, "body", "bodies"), "1,234 bodies");
+    }
 
     #[test]
     fn numbers_read_well() {

@@ -90,12 +90,13 @@ fn a_user_session_from_workspace_to_summary() {
     );
     let events = ok(&data, &["import", "events", ndjson.to_str().unwrap()]);
     assert!(events.contains("line 3"), "the bad line is named:\n{events}");
-    assert!(events.contains("1 merges"), "{events}");
+    assert!(events.contains("1 merge, "), "{events}");
+    assert!(events.contains("1 line skipped"), "{events}");
 
     let created = ok(&data, &["segment", "create", "French", "--criteria", r#"country = "FR""#]);
     assert!(created.contains("2 members (2 known, 0 anonymous)"), "{created}");
     let created = ok(&data, &["segment", "create", "Pricing", "--criteria", r#"visited "/pricing*" at least 2 times"#]);
-    assert!(created.contains("1 members"), "{created}");
+    assert!(created.contains("1 member (1 known, 0 anonymous)"), "{created}");
     ok(&data, &["segment", "create", "French pricing", "--criteria", r#"member of "French" AND member of "Pricing""#]);
 
     let list = ok(&data, &["segment", "list"]);
@@ -104,7 +105,7 @@ fn a_user_session_from_workspace_to_summary() {
     assert!(show.contains(r#"member of "French" AND member of "Pricing""#), "{show}");
 
     let test = ok(&data, &["segment", "test", "contact is anonymous"]);
-    assert!(test.contains("matches 1 contacts: 0 known, 1 anonymous"), "{test}");
+    assert!(test.contains("matches 1 contact: 0 known, 1 anonymous"), "{test}");
 
     // Criteria errors name the position, exit 65.
     fails(&data, &["segment", "test", r#"country = "FR" AND visited"#], 65, "column");
@@ -358,4 +359,8 @@ fn saved_webhook_bodies_and_bounce_mailboxes_import() {
     fails(&data, &["import", "bounces", mbox.to_str().unwrap()], 65, "no contact with email");
     let garbage = write_bytes(dir.path(), "garbage.eml", &[0xff, 0xfe, 0x00, 0x01, 0x80, b'\n', b'x']);
     fails(&data, &["import", "bounces", garbage.to_str().unwrap()], 65, "nothing to import");
+    // A folder of messages is refused with what to run instead, and so is a directory given to any import.
+    let maildir = shared_data("sisimai-set-of-emails/maildir/bsd");
+    fails(&data, &["import", "bounces", maildir.to_str().unwrap()], 65, "is a directory: give one .eml file or an mbox mailbox");
+    fails(&data, &["import", "contacts", dir.path().to_str().unwrap()], 65, "is a directory: give a file");
 }
