@@ -1,12 +1,14 @@
 // Number, duration and date formatting: thousands separators, `2m 31s`,
 // `—` for "no data" (null), never NaN.
 const integer = new Intl.NumberFormat("en-US");
-const oneDecimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const oneDecimal = new Intl.NumberFormat("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const twoDecimals = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const compactFmt = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 
 export const DASH = "—";
 export const fmtInt = (n) => (n == null ? DASH : integer.format(n));
+// `1 contact`, `2 contacts`, `1,234 contacts`.
+export const fmtCount = (n, one, many) => `${fmtInt(n)} ${n === 1 ? one : many}`;
 export const fmtDec = (n) => (n == null ? DASH : twoDecimals.format(n));
 export const fmtCompact = (n) => (n == null ? DASH : Math.abs(n) < 10000 ? integer.format(n) : compactFmt.format(n));
 export function fmtPct(share) {

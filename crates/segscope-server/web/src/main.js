@@ -4,7 +4,7 @@
 // hash, and every page reads its state from the URL.
 import { api, get, wsPath, query, setCsrf, ApiError } from "./api.js";
 import { h, clear, append, replace, download, toCsv } from "./dom.js";
-import { fmtInt, fmtPct, fmtDuration, fmtDateTime, fmtDate, fmtSigned, fmtDec, DASH } from "./format.js";
+import { fmtInt, fmtCount, fmtPct, fmtDuration, fmtDateTime, fmtDate, fmtSigned, fmtDec, DASH } from "./format.js";
 import { currentRoute, href, summaryState, summaryQuery, stateParams, RANGES, VIEWS } from "./state.js";
 import { disposeAll, barChart, donutChart, growthChart, websiteChart, worldMap, groupedShares, COLORS } from "./charts.js";
 
@@ -147,7 +147,7 @@ async function pickWorkspace(stale) {
     h("h1", null, "Workspaces"),
     list.length === 0
       ? emptyState("No workspace yet", "Create one with `segscope workspace create <id>`, then import contacts or add the tracking snippet.")
-      : h("ul", { class: "card list" }, list.map((w) => h("li", null, h("a", { href: href(["w", w.id]) }, w.id), " ", h("span", { class: "muted" }, `${fmtInt(w.contacts)} contacts`)))),
+      : h("ul", { class: "card list" }, list.map((w) => h("li", null, h("a", { href: href(["w", w.id]) }, w.id), " ", h("span", { class: "muted" }, fmtCount(w.contacts, "contact", "contacts"))))),
   );
 }
 
@@ -357,7 +357,7 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
     stat("Anonymous contacts", link({ view: "anonymous" }, o.anonymous), state.view === "known" ? "not in this view" : null, "anonymous"),
     stat("Total contacts", link({}, o.total), null, "total"),
     stat("Sessions", fmtInt(o.sessions), o.sessions ? `${fmtPct(o.bounce_rate)} bounced` : "no sessions in this range", "sessions"),
-    stat("Avg session duration", fmtDuration(o.avg_session_secs), o.sessions ? `over ${fmtInt(o.sessions)} sessions` : "no sessions in this range", "duration")));
+    stat("Avg session duration", fmtDuration(o.avg_session_secs), o.sessions ? `over ${fmtCount(o.sessions, "session", "sessions")}` : "no sessions in this range", "duration")));
 
   // Growth
   const g = s.growth;
@@ -366,7 +366,7 @@ function renderSummary(body, ws, id, segment, s, state, parts) {
     h("p", { class: "legend-line" },
       h("span", { class: g.added ? "up" : "muted" }, `${g.added ? "+" : ""}${fmtInt(g.added)} added`), " · ",
       h("span", { class: g.removed ? "down" : "muted" }, `${g.removed ? "−" : ""}${fmtInt(g.removed)} removed`), " · ",
-      `net ${fmtSigned(g.net)} · ${fmtInt(g.total_at_start)} → ${fmtInt(g.total_at_end)} members`,
+      `net ${fmtSigned(g.net)} · ${fmtInt(g.total_at_start)} → ${fmtCount(g.total_at_end, "member", "members")}`,
       h("span", { class: "muted" }, ` · by ${g.granularity}, ${rangeText(s.range, tz)} (${tz})`)),
     growthEl));
   growthChart(growthEl, g.points);
@@ -545,7 +545,7 @@ async function editor(ws, id, stale) {
       if (mine !== seq) return;
       errorView.hidden = true;
       criteria.classList.remove("invalid");
-      replace(status, h("strong", { id: "live-total" }, fmtInt(r.members.total)), ` contacts match now (${fmtInt(r.members.known)} known, ${fmtInt(r.members.anonymous)} anonymous)`);
+      replace(status, h("strong", { id: "live-total" }, fmtInt(r.members.total)), ` ${r.members.total === 1 ? "contact matches" : "contacts match"} now (${fmtInt(r.members.known)} known, ${fmtInt(r.members.anonymous)} anonymous)`);
       replace(sample, r.sample.length ? [h("h3", null, "A few of them"), h("ul", { class: "plain" }, r.sample.slice(0, 8).map((c) => h("li", null, c.email || c.external_id || `anonymous visitor #${c.id}`)))] : []);
     } catch (err) {
       if (mine !== seq) return;
@@ -640,16 +640,24 @@ async function editor(ws, id, stale) {
 
 async function compare(ws, params, stale) {
   const state = summaryState(params);
-  const ids = (params.get("ids") || "").split(",").filter((x) => x !== "").slice(0, 4);
+  const asked = (params.get("ids") || "").split(",").filter((x) => x !== "");
+  const ids = asked.slice(0, 4);
   const [list, settings] = await Promise.all([get(wsPath(ws, "/segments")), get(wsPath(ws, "/settings"))]);
   if (stale()) return;
   const parts = ["w", ws, "compare"];
   const picker = h("fieldset", { class: "picker" }, h("legend", null, "Segments to compare (2 to 4)"),
-    list.items.map((s) => h("label", { class: "pick" }, h("input", { type: "checkbox", value: s.id, checked: ids.includes(String(s.id)), onchange: (e) => {
-      let next = ids.filter((x) => x !== String(s.id));
-      if (e.target.checked) next = [...ids, String(s.id)].slice(-4);
-      location.hash = href(parts, stateParams(state, { ids: next.join(",") || undefined }));
-    } }), " ", s.name)));
+    list.items.map((s) => {
+      const picked = ids.includes(String(s.id));
+      // Four at most: the other boxes are disabled rather than a tick silently dropping one.
+      return h("label", { class: "pick" }, h("input", { type: "checkbox", value: s.id, checked: picked, disabled: !picked && ids.length >= 4, onchange: (e) => {
+        let next = ids.filter((x) => x !== String(s.id));
+        if (e.target.checked) next = [...ids, String(s.id)];
+        location.hash = href(parts, stateParams(state, { ids: next.join(",") || undefined }));
+      } }), " ", s.name);
+    }),
+    ids.length >= 4 ? h("p", { class: "muted picker-note", id: "compare-limit" }, asked.length > 4
+      ? `Only the first four of the ${asked.length} segments in the link are compared; untick one to pick another.`
+      : "Four segments picked, the most a comparison shows: untick one to pick another.") : null);
   const body = h("div", { class: "compare-body" });
   replace(app, h("h1", null, "Compare segments"), controls(ws, parts, state, settings, { extra: () => ({ ids: ids.join(",") || undefined }) }), h("div", { class: "card" }, picker), body);
   if (ids.length < 2) {

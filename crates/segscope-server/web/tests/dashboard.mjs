@@ -48,7 +48,7 @@ function eq(actual, expected, what) {
 // The dashboard's own number formats, to compare text with API numbers.
 const integer = new Intl.NumberFormat("en-US");
 const fmtInt = (n) => (n == null ? "—" : integer.format(n));
-const oneDecimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const oneDecimal = new Intl.NumberFormat("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const fmtPct = (share) => (share == null ? "—" : share * 100 > 0 && share * 100 < 0.1 ? "<0.1%" : `${oneDecimal.format(share * 100)}%`);
 function fmtDuration(secs) {
   if (secs == null) return "—";
@@ -281,6 +281,21 @@ try {
   const totals = await page.locator("#compare-table tbody tr:nth-child(3) td").allTextContents();
   eq(totals.join(" | "), compared.items.map((s) => fmtInt(s.overall.total)).join(" | "), "compare: total contacts");
   await page.screenshot({ path: join(shots, "compare.png"), fullPage: true });
+  // At most four: with four picked the other boxes are disabled and the page says why; a link
+  // with five compares the first four and says so (nothing is dropped without a word).
+  const five = segments.filter((s) => !s.system).slice(0, 5).map((s) => s.id);
+  check(five.length === 5, "the demo has five segments to compare");
+  await page.goto(url + `/#/w/demo/compare?ids=${five.slice(0, 4).join(",")}`);
+  await page.waitForSelector("#compare-table");
+  eq(await page.locator(".picker input:checked").count(), 4, "compare: four boxes ticked");
+  check((await page.locator(".picker input:not(:checked)").count()) > 0, "compare: some boxes are left unticked");
+  eq(await page.locator(".picker input:not(:checked):not([disabled])").count(), 0, "compare: with four picked the other boxes are disabled");
+  check((await page.textContent("#compare-limit")).includes("untick one to pick another"), "compare: the limit is explained");
+  await page.goto(url + `/#/w/demo/compare?ids=${five.join(",")}`);
+  await page.waitForSelector("#compare-table");
+  await page.waitForFunction(() => document.querySelector("#compare-limit")?.textContent.includes("first four of the 5"));
+  eq(await page.locator("#compare-table thead th a").count(), 4, "compare: a link with five compares the first four");
+  await page.screenshot({ path: join(shots, "compare-limit.png") });
 
   // Empty states: a segment with nobody in it; a range with no sessions.
   const empty = await api(`${WS}/segments`, { method: "POST", body: JSON.stringify({ name: "Nobody at all", criteria_text: 'email = "nobody@nowhere.invalid"' }) });
