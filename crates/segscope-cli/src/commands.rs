@@ -258,16 +258,23 @@ fn import_events(cli: &Cli, args: &NdjsonArgs) -> Result<()> {
 }
 
 fn print_event_report(file: &Path, report: &segscope_ingest::NdjsonImportReport) {
+    // Bot and error hits the core counted (an NDJSON page view flagged as a
+    // bot's): shown only when there are some, since an access log's bots and
+    // errors are skipped, and counted, by the parser's summary line before this one.
+    let mut unrecorded = String::new();
+    for (n, one, many) in [(report.bot_hits, "bot hit", "bot hits"), (report.error_hits, "error hit", "error hits")] {
+        if n > 0 {
+            unrecorded.push_str(&format!(", {} (counted, not recorded)", output::counted(n, one, many)));
+        }
+    }
     println!(
-        "imported {}: {}, {} created, {} updated, {} created by events, {}, {}, {}, {} skipped",
+        "imported {}: {}, {} created, {} updated, {} created by events, {}{unrecorded}, {} skipped",
         file.display(),
         output::counted(report.events_accepted, "event", "events"),
         output::counted(report.contacts_created, "contact", "contacts"),
         output::count(report.contacts_updated as u64),
         output::count(report.contacts_created_by_events as u64),
         output::counted(report.merges, "merge", "merges"),
-        output::counted(report.bot_hits, "bot hit", "bot hits"),
-        output::counted(report.error_hits, "error hit", "error hits"),
         output::counted(report.skipped, "line", "lines")
     );
     for problem in &report.problems {
