@@ -597,17 +597,27 @@ async function editor(ws, id, stale) {
       message.append(h("p", { class: "error-text" }, err.message));
     }
   };
+  const refused = (items, text) => message.append(h("div", { class: "card error-state", id: "delete-refused" },
+    h("p", null, text || "This segment cannot be deleted while something references it:"),
+    items ? h("ul", null, items.map((r) => h("li", null, r))) : null,
+    text ? null : h("p", { class: "muted" }, "Edit or delete those first.")));
   const remove = async () => {
     clear(message);
+    // What the server would refuse is said before asking to confirm: the
+    // segment's references are known (the server still checks them).
+    const holders = segment.referenced_by.map((r) => `segment #${r.id} "${r.name}"`);
+    for (const [kind, n] of [["journey", segment.journeys], ["campaign", segment.campaigns]]) {
+      if (!n) continue;
+      const all = await get(wsPath(ws, `/${kind}s`));
+      holders.push(...all.items.filter((a) => a.segments.some((r) => r.id === segment.id)).map((a) => `${kind} #${a.id} "${a.name}"`));
+    }
+    if (holders.length) return refused(holders);
     if (!window.confirm(`Delete the segment “${segment.name}”? Its history goes with it.`)) return;
     try {
       await api("DELETE", wsPath(ws, `/segments/${segment.id}`));
       location.hash = href(["w", ws]);
     } catch (err) {
-      message.append(h("div", { class: "card error-state", id: "delete-refused" },
-        h("p", null, err.status === 409 ? "This segment cannot be deleted while something references it:" : err.message),
-        err.details && err.details.referrers ? h("ul", null, err.details.referrers.map((r) => h("li", null, r))) : null,
-        err.status === 409 ? h("p", { class: "muted" }, "Edit or delete those first.") : null));
+      refused(err.details && err.details.referrers, err.status === 409 ? null : err.message);
     }
   };
   replace(app, 

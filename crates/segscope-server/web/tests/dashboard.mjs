@@ -85,8 +85,12 @@ try {
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (err) => pageErrors.push(err.message));
+  let confirms = 0;
   page.on("dialog", (d) => {
-    if (d.type() === "confirm") return d.accept();
+    if (d.type() === "confirm") {
+      confirms += 1;
+      return d.accept();
+    }
     pageErrors.push(`unexpected ${d.type()} dialog: ${d.message()}`);
     return d.dismiss();
   });
@@ -246,15 +250,20 @@ try {
   await waitReady(page);
   eq(await page.textContent("#segment-name"), "Browser test segment", "the saved segment opens");
   const savedId = Number(page.url().match(/s\/(\d+)$/)[1]);
-  // Deleting a referenced segment is refused with its referrers.
+  // Deleting a referenced segment is refused with its referrers, before any
+  // confirmation is asked for (a dialog here fails the check), and nothing is deleted.
   const referenced = segments.find((s) => s.name === "Hot leads");
   if (referenced) {
+    const confirmsBefore = confirms;
     await page.goto(url + `/#/w/demo/s/${referenced.id}/edit`);
     await page.waitForSelector("#delete");
     await page.click("#delete");
     await page.waitForSelector("#delete-refused li");
     const referrers = await page.locator("#delete-refused li").allTextContents();
-    check(referrers.length > 0 && referrers.every((r) => /^(segment|journey|campaign) #\d+ "/.test(r)), `deleting "Hot leads" lists its referrers (${referrers.join("; ")})`);
+    const expected = referenced.referenced_by.map((r) => `segment #${r.id} "${r.name}"`);
+    check(referrers.length > 0 && expected.every((r) => referrers.includes(r)) && referrers.every((r) => /^(segment|journey|campaign) #\d+ "/.test(r)), `deleting "Hot leads" lists its referrers (${referrers.join("; ")})`);
+    check(confirms === confirmsBefore, "a refused delete asks for no confirmation first");
+    check((await api(`${WS}/segments`)).items.some((s) => s.id === referenced.id), "the referenced segment is still there");
     await page.screenshot({ path: join(shots, "editor-delete-refused.png"), fullPage: true });
   }
   // A static list's editor renames it, with no criteria box and no stray text.
