@@ -372,3 +372,43 @@ fn a_workspace_keeps_the_attribute_name_an_earlier_import_gave_an_accented_heade
         "Catégorie client → cat_gorie_client (custom string attribute, type declared in the workspace)"
     );
 }
+
+#[test]
+fn iso_date_columns_become_date_attributes_and_number_columns_get_a_note() {
+    let csv = "Email,Signup,Last Login,Renewal,Score,Zip\n\
+               a@example.com,2024-03-01,2024-03-01T10:00:00Z,2024-03-01,3,75001\n\
+               b@example.com,2024-12-31,2024-12-31 08:30,soon,4.5,01234\n\
+               c@example.com,,,,,\n";
+    let import = parse_contacts_csv(csv.as_bytes(), &options(), &SchemaSnapshot::default()).unwrap();
+    let shown: Vec<String> = import.mapping.columns.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "Email → email (recognized)",
+            "Signup → signup (custom date attribute, every value is an ISO date)",
+            "Last Login → last_login (custom datetime attribute, every value is an ISO date)",
+            "Renewal → renewal (custom string attribute, text by default)",
+            "Score → score (custom string attribute, text by default)",
+            "Zip → zip (custom string attribute, text by default)",
+        ]
+    );
+    assert_eq!(
+        import.notes,
+        [
+            "column `Score`: every value is a number, imported as text (zip codes and ids look like numbers too); to compare it as a number, declare --type score=number",
+            "column `Zip`: every value is a number, imported as text (zip codes and ids look like numbers too); to compare it as a number, declare --type zip=number",
+        ]
+    );
+    let signup = import.rows[0].upsert.fields.iter().find(|(name, _)| name == "signup").unwrap();
+    assert!(matches!(signup.1, Some(Value::Date(_))), "{signup:?}");
+    let login = import.rows[1].upsert.fields.iter().find(|(name, _)| name == "last_login").unwrap();
+    assert!(matches!(login.1, Some(Value::DateTime(_))), "{login:?}");
+    // A type the workspace declared is never changed by inference.
+    let mut schema = SchemaSnapshot::default();
+    schema.attributes.insert("signup".to_owned(), AttrType::Text);
+    let import = parse_contacts_csv(csv.as_bytes(), &options(), &schema).unwrap();
+    assert_eq!(
+        import.mapping.columns[1].to_string(),
+        "Signup → signup (custom string attribute, type declared in the workspace)"
+    );
+}

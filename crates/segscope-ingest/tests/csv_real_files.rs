@@ -89,7 +89,13 @@ fn mautic_fake_leads_skip_the_anonymous_rows() {
          rejected record 53 (line 54): no email or external id: `email` empty\n\
          rejected record 54 (line 55): no email or external id: `email` empty"
     );
-    assert_eq!(import.notes, ["column ip → ignored (IP addresses are not stored; map it explicitly to keep it)"]);
+    assert_eq!(
+        import.notes,
+        [
+            "column `points`: every value is a number, imported as text (zip codes and ids look like numbers too); to compare it as a number, declare --type points=number",
+            "column ip → ignored (IP addresses are not stored; map it explicitly to keep it)"
+        ]
+    );
     let penny = contact(&workspace, "pennykmoore@dayrep.com");
     assert_eq!(penny.email.as_ref().unwrap().as_str(), "pennykmoore@dayrep.com", "mixed case folded");
     assert_eq!(penny.explicit_geo.country.map(|c| c.code().to_owned()).as_deref(), Some("GB"));

@@ -110,7 +110,10 @@ pub enum TypeOrigin {
     Requested,
     /// The attribute is already declared in the workspace.
     Workspace,
-    /// Neither: text.
+    /// Neither, and every value of the column is an ISO 8601 date (or date
+    /// and time): a date (or datetime) attribute.
+    Inferred,
+    /// None of the above: text.
     Default,
 }
 
@@ -195,6 +198,7 @@ impl fmt::Display for MappedColumn {
                 let type_how = match type_origin {
                     TypeOrigin::Requested => "type as requested",
                     TypeOrigin::Workspace => "type declared in the workspace",
+                    TypeOrigin::Inferred => "every value is an ISO date",
                     TypeOrigin::Default => "text by default",
                 };
                 write!(f, "{shown_header} → {name} (custom {} attribute, {type_how})", attr_type.key())

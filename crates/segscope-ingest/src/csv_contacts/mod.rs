@@ -296,6 +296,8 @@ pub fn parse_contacts_csv_in_parts(
     }
 
     let mut notes = Vec::new();
+    let mut mapping = mapping;
+    infer_attribute_types(&mut mapping, &records, &mut notes);
     for column in &mapping.columns {
         if let ColumnTarget::Ignored(_) = column.target {
             notes.push(format!("column {column}"));
@@ -358,6 +360,49 @@ pub fn parse_contacts_csv_in_parts(
         n_records: records.len(),
         n_blank_records,
     })
+}
+
+/// Types the new text attributes whose every value says what it is: ISO 8601
+/// dates (`2024-03-01`) make a date attribute, ISO dates with a time a
+/// datetime one; columns of plain numbers stay text with a note, since zip
+/// codes, phone numbers and ids look like numbers too (`--type` declares one).
+fn infer_attribute_types(mapping: &mut ColumnMapping, records: &[RawRecord], notes: &mut Vec<String>) {
+    for column in &mut mapping.columns {
+        let ColumnTarget::Attribute { name, attr_type, type_origin } = &mut column.target else { continue };
+        if *type_origin != mapping::TypeOrigin::Default || *attr_type != AttrType::Text {
+            continue;
+        }
+        let values = || records.iter().filter_map(|r| r.cells.get(column.index)).map(str::trim).filter(|v| !v.is_empty());
+        if values().next().is_none() {
+            continue;
+        }
+        let iso = |v: &str| {
+            let b = v.as_bytes();
+            b.len() >= 10
+                && b[..4].iter().all(u8::is_ascii_digit)
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && (b.len() == 10 || matches!(b[10], b'T' | b' '))
+        };
+        let kinds: Option<Vec<bool>> = values()
+            .map(|v| match (iso(v), crate::dates::parse_date_cell(v, None)) {
+                (true, Ok(ParsedDate::Date(_))) if v.len() == 10 => Some(false),
+                (true, Ok(ParsedDate::Local(_) | ParsedDate::Instant(_))) => Some(true),
+                _ => None,
+            })
+            .collect();
+        match kinds {
+            Some(with_time) => {
+                *attr_type = if with_time.contains(&true) { AttrType::DateTime } else { AttrType::Date };
+                *type_origin = mapping::TypeOrigin::Inferred;
+            }
+            None if values().all(|v| parse_number(v).is_ok()) => notes.push(format!(
+                "column `{}`: every value is a number, imported as text (zip codes and ids look like numbers too); to compare it as a number, declare --type {name}=number",
+                column.header
+            )),
+            None => {}
+        }
+    }
 }
 
 /// The day/month order for each date column: declared, else inferred from
