@@ -577,6 +577,29 @@ async fn identify_with_disguised_junk_external_ids_is_refused_and_creates_nobody
     }
 }
 
+#[tokio::test]
+async fn every_route_refuses_a_declared_oversize_body_before_reading_it() {
+    let h = harness();
+    let bearer = format!("Bearer {}", h.secret);
+    let before = fingerprint(&h);
+    for (uri, content_type) in [
+        ("/api/v1/workspaces/acme/segments", "application/json"),
+        ("/api/v1/workspaces/acme/imports/contacts", "text/csv"),
+        ("/api/v1/workspaces/acme/imports/events", "application/x-ndjson"),
+    ] {
+        let (status, _, answer) = send_with(
+            &h.app,
+            Method::POST,
+            uri,
+            &[("authorization", bearer.as_str()), ("content-type", content_type), ("content-length", "10000000000")],
+            b"x".to_vec(),
+        )
+        .await;
+        assert_error(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    }
+    assert_eq!(fingerprint(&h), before);
+}
+
 /// A request that declares a body far over the limit and sends one byte.
 fn oversized_declaration(uri: &str, address: std::net::SocketAddr) -> String {
     format!(

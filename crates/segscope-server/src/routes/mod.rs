@@ -121,7 +121,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
 /// The raw body, mapping the body-limit rejection (enforced by the
 /// route's `DefaultBodyLimit`, whose value is `limit`) to our 413.
+/// A declared `Content-Length` over `limit` is refused before any of the
+/// body is read ([`crate::collect::refuse_declared_oversize`]), on every route.
 pub async fn read_body(request: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    crate::collect::refuse_declared_oversize(request.headers(), limit)?;
     match Bytes::from_request(request, state).await {
         Ok(bytes) => Ok(bytes),
         Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
