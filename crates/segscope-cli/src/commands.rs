@@ -337,7 +337,7 @@ fn import_log(cli: &Cli, args: &LogArgs) -> Result<()> {
     let geoip = args
         .geoip
         .as_deref()
-        .map(|path| segscope_enrich::GeoIp::open(path).map_err(|e| usage(format!("--geoip {}: {e}", path.display()))))
+        .map(|path| segscope_enrich::GeoIp::open(path).with_context(|| format!("--geoip {}", path.display())))
         .transpose()?;
     let options = segscope_ingest::AccessLogOptions {
         visitor_key_salt: args.salt.clone().unwrap_or_else(|| workspace.to_string()),

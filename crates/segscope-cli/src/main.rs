@@ -401,6 +401,15 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 65;
         }
+        if let Some(geoip) = cause.downcast_ref::<segscope_enrich::GeoIpError>() {
+            return match geoip {
+                segscope_enrich::GeoIpError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 66,
+                _ => 65,
+            };
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) {
+            return 66;
+        }
         if cause.downcast_ref::<commands::UsageError>().is_some() {
             return 65;
         }

@@ -167,7 +167,7 @@ fn a_file_with_no_valid_rows_fails_and_changes_nothing() {
     fails(&data, &["import", "events", ndjson.to_str().unwrap()], 65, "line 1");
     let listing = ok(&data, &["workspace", "list"]);
     assert!(listing.lines().any(|l| l.starts_with("acme") && l.split_whitespace().nth(1) == Some("0")), "{listing}");
-    fails(&data, &["import", "contacts", dir.path().join("missing.csv").to_str().unwrap()], 1, "cannot read");
+    fails(&data, &["import", "contacts", dir.path().join("missing.csv").to_str().unwrap()], 66, "cannot read");
 }
 
 #[test]
@@ -320,6 +320,13 @@ fn f15_bot_and_scanner_traffic_creates_no_contacts() {
     assert!(out.contains("read 25 lines: 2 page views, 23 not page views (1 method, 20 error status, 2 bot)"), "{out}");
     // The skipped bots and errors are told once, by the parser's line: the report after it does not contradict it with "0 bot hits".
     assert!(!out.contains("bot hit") && !out.contains("error hit"), "{out}");
+    // Something named that does not exist exits 66, as the README says.
+    fails(
+        &data,
+        &["import", "log", log.to_str().unwrap(), "--geoip", "/nonexistent/City.mmdb"],
+        66,
+        "cannot read the GeoIP database",
+    );
     ok(&data, &["segment", "create", "Not VIP", "--criteria", r#"tags not in ["vip"]"#]);
     let json = ok(&data, &["summary", "Not VIP", "--from", "2026-03-01", "--to", "2026-03-31", "--json"]);
     let summary: serde_json::Value = serde_json::from_str(&json).unwrap();

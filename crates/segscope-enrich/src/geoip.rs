@@ -32,8 +32,11 @@ pub enum GeoIpError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is a directory: give the .mmdb file in it (e.g. {path}/GeoLite2-City.mmdb)")]
-    Directory { path: PathBuf },
+    #[error("{} is a directory: give a .mmdb file{}", path.display(), match found {
+        Some(file) => format!(", such as {}", file.display()),
+        None => " (there is none in it)".to_owned(),
+    })]
+    Directory { path: PathBuf, found: Option<PathBuf> },
     #[error("{path} is a tar archive (MaxMind's download): extract the .mmdb file from it first (tar xzf …) and give that file")]
     TarArchive { path: PathBuf },
     #[error("{path} unpacks to more than {} MiB: that is not a GeoIP database", MAX_UNPACKED_BYTES >> 20)]
@@ -100,7 +103,15 @@ impl GeoIp {
         use std::io::Read;
         let path = path.as_ref();
         if path.is_dir() {
-            return Err(GeoIpError::Directory { path: path.to_owned() });
+            let mut databases: Vec<PathBuf> = std::fs::read_dir(path)
+                .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            databases.retain(|p| {
+                let name = p.to_string_lossy();
+                p.is_file() && (name.ends_with(".mmdb") || name.ends_with(".mmdb.gz"))
+            });
+            databases.sort();
+            return Err(GeoIpError::Directory { path: path.to_owned(), found: databases.into_iter().next() });
         }
         let read_error = |source| GeoIpError::Read { path: path.to_owned(), source };
         let mut bytes = std::fs::read(path).map_err(read_error)?;

@@ -183,7 +183,12 @@ fn what_is_not_a_database_gets_an_error_that_says_what_to_give() {
     std::fs::create_dir_all(&dir).unwrap();
     let message = |path: &std::path::Path| GeoIp::open(path).err().map(|e| e.to_string()).unwrap_or_default();
 
-    assert!(message(&dir).contains("is a directory: give the .mmdb file in it"), "{}", message(&dir));
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(message(&empty).ends_with("is a directory: give a .mmdb file (there is none in it)"), "{}", message(&empty));
+    let shared = common::data_folder("geolite2-city-2018");
+    let suggested = format!("is a directory: give a .mmdb file, such as {}", shared.join("GeoLite2-City.mmdb.gz").display());
+    assert!(message(&shared).ends_with(&suggested), "{}", message(&shared));
     // MaxMind's download is a .tar.gz holding the .mmdb; a tar header has `ustar` at byte 257.
     let mut tar = vec![0u8; 1024];
     tar[257..262].copy_from_slice(b"ustar");
