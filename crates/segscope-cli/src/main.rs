@@ -39,7 +39,7 @@ pub enum Command {
     /// from `<data>/webhook-keys.json`). Env: SEGSCOPE_GEOIP (an .mmdb or .mmdb.gz for collect hits),
     /// SEGSCOPE_TRUSTED_PROXIES (whose X-Forwarded-For is believed), SEGSCOPE_LOG.
     Serve(ServeArgs),
-    /// Import contacts (CSV) or contacts and events (NDJSON).
+    /// Import contacts (CSV), contacts and events (NDJSON), web server access logs, saved ESP webhook bodies or bounce messages.
     #[command(subcommand)]
     Import(ImportCommand),
     /// Create, list, show, edit, delete and test segments and static lists.
@@ -143,7 +143,7 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct CsvArgs {
-    /// The CSV file.
+    /// The CSV file (plain or gzip-compressed, e.g. `export.csv.gz`).
     pub file: PathBuf,
     /// Field delimiter: `,` `;` `tab` `|` (detected when omitted).
     #[arg(long)]

@@ -236,3 +236,38 @@ fn f21_ambiguous_dates_are_left_out_with_a_request_for_a_format() {
     assert_eq!(signup_date(&workspace, "a@example.com"), None);
     assert_eq!(signup_date(&workspace, "b@example.com"), Some(Value::Date(date(2025, 5, 5))), "same date either way");
 }
+
+#[test]
+fn a_gzip_compressed_csv_is_read_as_its_content() {
+    use std::io::Write;
+    let csv = "Email,First Name\nann@example.com,Ann\nbob@example.com,Bob\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    let packed = gz.finish().unwrap();
+    let plain = parse_contacts_csv(csv.as_bytes(), &options(), &SchemaSnapshot::default()).unwrap();
+    assert_eq!(parse_contacts_csv(&packed, &options(), &SchemaSnapshot::default()).unwrap(), plain);
+    // Cut short, as an interrupted download is.
+    let err = parse_contacts_csv(&packed[..packed.len() / 2], &options(), &SchemaSnapshot::default()).unwrap_err();
+    assert!(matches!(err, CsvImportError::BadGzip { .. }), "{err}");
+    assert!(err.to_string().contains("check that the download or copy is complete"), "{err}");
+    // The bound applies to what it unpacks to: 100 KB of rows from a file of a few hundred bytes.
+    let big = "Email\n".to_owned() + &"same@example.com\n".repeat(6_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(big.as_bytes()).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 1_000, "{}", bomb.len());
+    let small =
+        CsvImportOptions { limits: segscope_ingest::InputLimits { max_input_bytes: 10_000, ..Default::default() }, ..options() };
+    assert!(matches!(parse_contacts_csv(&bomb, &small, &SchemaSnapshot::default()), Err(CsvImportError::InputTooLarge { .. })));
+}
+
+#[test]
+fn a_wrong_delimiter_is_named_as_the_likely_cause() {
+    let csv = "Email,First Name\nann@example.com,Ann\n";
+    let semicolon = CsvImportOptions { delimiter: Some(b';'), ..options() };
+    let err = parse_contacts_csv(csv.as_bytes(), &semicolon, &SchemaSnapshot::default()).unwrap_err();
+    assert!(
+        err.to_string().ends_with("(delimiter `;`); map one with --map \"Column=email\" (or external_id); the file looks `,`-delimited: leave --delimiter out to have it detected"),
+        "{err}"
+    );
+}

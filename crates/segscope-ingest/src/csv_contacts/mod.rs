@@ -70,6 +70,8 @@ pub enum CsvImportError {
         "columns `{first_column}` and `{second_column}` both map to {target}: keep one with --ignore or map one elsewhere with --map"
     )]
     DuplicateTarget { target: String, first_column: String, second_column: String },
+    #[error("the file is gzip-compressed but cannot be decompressed ({message}): check that the download or copy is complete")]
+    BadGzip { message: String },
     #[error("the CSV could not be read at line {line}: {message}")]
     Unreadable { line: u64, message: String },
     #[error("nothing to import: {reason}")]
@@ -242,6 +244,25 @@ pub fn parse_contacts_csv_in_parts(
             message: format!("unknown time zone `{name}`: use an IANA name such as Europe/Paris or UTC"),
         })?,
     };
+    // A gzip-compressed export (`contacts.csv.gz`) is read as its content,
+    // bounded like any input: a small file must not expand without limit.
+    let unpacked;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read;
+        let limit = options.limits.max_input_bytes;
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes)
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|err| CsvImportError::BadGzip { message: err.to_string() })?;
+        if out.len() as u64 > limit {
+            return Err(CsvImportError::InputTooLarge { size: out.len() as u64, limit });
+        }
+        unpacked = out;
+        unpacked.as_slice()
+    } else {
+        bytes
+    };
     let decoded = decode_text(bytes, options.encoding.as_deref())?;
     // A second byte-order mark (a file converted twice) is not part of the text either.
     let text = decoded.text.trim_start_matches('\u{feff}');
@@ -284,9 +305,16 @@ pub fn parse_contacts_csv_in_parts(
 
     let mapping = map_columns(&headers, &options.column_map, &options.ignore_columns, &options.column_types, schema)?;
     if !mapping.has_identity_column() {
+        // A given delimiter that is not the file's is the likeliest cause.
+        let detected = detect_delimiter(text);
+        let hint = if !delimiter_detected && detected != delimiter && headers.len() == 1 {
+            format!("; the file looks `{}`-delimited: leave --delimiter out to have it detected", delimiter_name(detected))
+        } else {
+            String::new()
+        };
         return Err(CsvImportError::NoValidRows {
             reason: format!(
-                "no email column: columns are {} (delimiter `{}`); map one with --map \"Column=email\" (or external_id)",
+                "no email column: columns are {} (delimiter `{}`); map one with --map \"Column=email\" (or external_id){hint}",
                 quote_list(&headers),
                 delimiter_name(delimiter)
             ),
