@@ -264,16 +264,25 @@ fn print_event_report(file: &Path, report: &segscope_ingest::NdjsonImportReport)
     let mut unrecorded = String::new();
     for (n, one, many) in [(report.bot_hits, "bot hit", "bot hits"), (report.error_hits, "error hit", "error hits")] {
         if n > 0 {
-            unrecorded.push_str(&format!(", {} (counted, not recorded)", output::counted(n, one, many)));
+            unrecorded.push_str(&format!("; {} (counted, not recorded)", output::counted(n, one, many)));
         }
     }
+    // Contacts made by events (anonymous visitors, identified addresses)
+    // apart from the contact lines' own, which a log or mailbox never has.
+    let contact_lines = if report.contacts_created + report.contacts_updated > 0 {
+        format!(
+            "; contact lines: {} created, {} updated",
+            output::count(report.contacts_created as u64),
+            output::count(report.contacts_updated as u64)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "imported {}: {}, {} created, {} updated, {} created by events, {}{unrecorded}, {} skipped",
+        "imported {}: {} ({} created by them){contact_lines}; {}{unrecorded}; {} skipped",
         file.display(),
         output::counted(report.events_accepted, "event", "events"),
-        output::counted(report.contacts_created, "contact", "contacts"),
-        output::count(report.contacts_updated as u64),
-        output::count(report.contacts_created_by_events as u64),
+        output::counted(report.contacts_created_by_events, "contact", "contacts"),
         output::counted(report.merges, "merge", "merges"),
         output::counted(report.skipped, "line", "lines")
     );
