@@ -205,6 +205,7 @@ pub enum SegmentCommand {
 
 #[derive(Debug, Args)]
 pub struct SegmentCreateArgs {
+    /// The segment's name, unique in the workspace (criteria refer to it: `member of "NAME"`).
     pub name: String,
     /// Criteria in the text form.
     #[arg(long, conflicts_with_all = ["json", "static_list"])]
@@ -319,6 +320,7 @@ pub struct AutomationEditArgs {
 pub enum WorkspaceCommand {
     /// Create a workspace and print its first secret API key and write key.
     Create {
+        /// The workspace id: 1 to 63 characters of a-z, 0-9 and `-` (it appears in URLs).
         id: String,
         /// IANA time zone of the workspace.
         #[arg(long, default_value = "UTC")]
