@@ -113,6 +113,24 @@ pub(crate) fn keep_problem<T>(kept: &mut Vec<T>, omitted: &mut OmittedProblems, 
     }
 }
 
+/// Appends a later part's problems (and its count of omitted ones) after
+/// `kept`: as in one pass, the cap keeps the first problems in order and
+/// counts the rest. For the inputs parsed in parts.
+pub(crate) fn append_problems<T>(
+    kept: &mut Vec<T>,
+    omitted: &mut OmittedProblems,
+    later: Vec<T>,
+    later_omitted: OmittedProblems,
+    severity: impl Fn(&T) -> ProblemSeverity,
+) {
+    for problem in later {
+        let problem_severity = severity(&problem);
+        keep_problem(kept, omitted, problem_severity, problem);
+    }
+    omitted.rejected += later_omitted.rejected;
+    omitted.repaired += later_omitted.repaired;
+}
+
 /// What happened to a record or line with a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProblemSeverity {

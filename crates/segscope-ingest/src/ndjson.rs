@@ -223,12 +223,7 @@ impl Parsed {
     /// only the first [`crate::MAX_KEPT_PROBLEMS`] of both are kept.
     fn then(mut self, next: Parsed) -> Parsed {
         self.items.extend(next.items);
-        for problem in next.problems {
-            let severity = problem.severity;
-            crate::keep_problem(&mut self.problems, &mut self.omitted, severity, problem);
-        }
-        self.omitted.rejected += next.omitted.rejected;
-        self.omitted.repaired += next.omitted.repaired;
+        crate::append_problems(&mut self.problems, &mut self.omitted, next.problems, next.omitted, |p| p.severity);
         self.n_lines += next.n_lines;
         self
     }

@@ -303,7 +303,7 @@ pub fn parse_contacts_csv_in_parts(
     let headers: Vec<String> = header_record.cells.iter().map(clean_header).collect();
     let records: Vec<RawRecord> = records.collect();
 
-    let mapping = map_columns(&headers, &options.column_map, &options.ignore_columns, &options.column_types, schema)?;
+    let mut mapping = map_columns(&headers, &options.column_map, &options.ignore_columns, &options.column_types, schema)?;
     if !mapping.has_identity_column() {
         // A given delimiter that is not the file's is the likeliest cause.
         let detected = detect_delimiter(text);
@@ -324,7 +324,6 @@ pub fn parse_contacts_csv_in_parts(
     }
 
     let mut notes = Vec::new();
-    let mut mapping = mapping;
     infer_attribute_types(&mut mapping, &records, &mut notes);
     for column in &mapping.columns {
         if let ColumnTarget::Ignored(_) = column.target {
@@ -342,18 +341,7 @@ pub fn parse_contacts_csv_in_parts(
             let second = scope.spawn(|| context.convert(second, first.len()));
             (context.convert(first, 0), second.join().expect("the CSV conversion thread panicked"))
         });
-        // One pass keeps the first problems in record order, up to the cap:
-        // the first half's, then the second half's.
-        let mut merged = first;
-        merged.rows.extend(second.rows);
-        merged.omitted.rejected += second.omitted.rejected;
-        merged.omitted.repaired += second.omitted.repaired;
-        for problem in second.problems {
-            let severity = problem.severity;
-            crate::keep_problem(&mut merged.problems, &mut merged.omitted, severity, problem);
-        }
-        merged.n_blank_records += second.n_blank_records;
-        merged
+        first.then(second)
     } else {
         context.convert(&records, 0)
     };
@@ -497,6 +485,17 @@ struct Converted {
     problems: Vec<RecordProblem>,
     omitted: crate::OmittedProblems,
     n_blank_records: usize,
+}
+
+impl Converted {
+    /// These records followed by the next ones: problems stay in record
+    /// order and only the first [`crate::MAX_KEPT_PROBLEMS`] of both are kept.
+    fn then(mut self, next: Converted) -> Converted {
+        self.rows.extend(next.rows);
+        crate::append_problems(&mut self.problems, &mut self.omitted, next.problems, next.omitted, |p| p.severity);
+        self.n_blank_records += next.n_blank_records;
+        self
+    }
 }
 
 impl RowContext<'_> {
