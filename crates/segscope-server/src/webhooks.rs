@@ -47,7 +47,7 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::collect::{client_address, rate_limit, refuse_declared_oversize};
+use crate::collect::{client_address, rate_limit};
 use crate::error::ApiError;
 use crate::routes::{read_body, shorten};
 
@@ -333,8 +333,8 @@ pub async fn receive(
     let caller = format!("{}|{}|{}", provider.key(), shorten(&ws), client.map(|ip| ip.to_string()).unwrap_or_default());
     rate_limit(state.webhook_limiter(), &caller)?;
     let headers = request.headers().clone();
+    // `read_body` refuses a declared oversize body before reading any of it.
     let limit = state.config().max_webhook_bytes;
-    refuse_declared_oversize(&headers, limit)?;
     let body = read_body(request, &state, limit).await?;
     let keys = state.config().webhook_keys.workspaces.get(&ws).cloned().unwrap_or_default();
     let now = state.now();
